@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { main } from '../main.js';
+
+main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    // A bug, not a user error: keep the trace for the report.
+    process.stderr.write(`fleetprobe: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 70;
+  },
+);

@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { openRawChannel } from './channel.js';
+import { IcmpEngine } from './engine.js';
+import type { FromEngine, ToEngine } from './engine-protocol.js';
+
+// Entry point of the engine child process (forked by EngineClient). raw-socket cannot run
+// in worker_threads, and a separate process keeps the agent's event loop, GC and I/O
+// away from the send and receive timestamps.
+
+function post(msg: FromEngine): void {
+  process.send?.(msg);
+}
+
+function start(): void {
+  // Like ping, the identifier comes from the pid: unique among the processes on this host.
+  const identifier = process.pid & 0xffff;
+  const engine = new IcmpEngine({
+    openChannel: openRawChannel,
+    identifier,
+    cookie: randomBytes(8),
+    onOutcome: (outcome) => post({ t: 'outcome', outcome }),
+    onFatal: (err) => {
+      post({ t: 'fatal', privilege: false, message: err.message });
+      process.exit(70);
+    },
+  });
+  try {
+    engine.channel(4);
+    engine.channel(6);
+  } catch (err) {
+    const e = err as Error;
+    post({ t: 'fatal', privilege: e.name === 'PrivilegeError', message: e.message });
+    process.disconnect?.();
+    return;
+  }
+  process.on('message', (msg: ToEngine) => {
+    if (msg.t === 'jobs') engine.submit(msg.jobs);
+    else if (msg.t === 'counters') post({ t: 'counters', counters: engine.counters });
+    else if (msg.t === 'stop') {
+      engine.close();
+      process.disconnect?.();
+    }
+  });
+  // The agent went away: nothing left to report to.
+  process.on('disconnect', () => {
+    engine.close();
+    process.exit(0);
+  });
+  post({ t: 'ready', identifier });
+}
+
+start();
