@@ -44,10 +44,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       }
       const engine = new EngineClient();
       const prober = new IcmpProber(engine, new Resolver());
+      const interrupted = new AbortController();
+      const onSignal = (): void => interrupted.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       try {
         await engine.start();
-        return await runProbeCommand(opts, { prober, scheduler: new Scheduler(logger), logger, stdout: io.stdout });
+        return await runProbeCommand(opts, { prober, scheduler: new Scheduler(logger), logger, stdout: io.stdout }, interrupted.signal);
       } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
         await prober.close();
       }
     }

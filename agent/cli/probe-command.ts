@@ -14,7 +14,7 @@ export interface ProbeCommandDeps {
 }
 
 /** Runs the rounds on the scheduler's grid and prints each round as it completes. */
-export async function runProbeCommand(opts: ProbeOptions, deps: ProbeCommandDeps): Promise<number> {
+export async function runProbeCommand(opts: ProbeOptions, deps: ProbeCommandDeps, signal?: AbortSignal): Promise<number> {
   const answered = new Set<number>();
   let done = 0;
   let finish!: () => void;
@@ -26,6 +26,13 @@ export async function runProbeCommand(opts: ProbeOptions, deps: ProbeCommandDeps
     });
   };
   let started = 0;
+  let inFlight = false;
+  // Interrupted (Ctrl-C): like ping, end the round in flight with what came back, print it, stop.
+  signal?.addEventListener('abort', () => {
+    started = opts.rounds;
+    if (inFlight) deps.prober.flush();
+    else finish();
+  });
   deps.scheduler.setTasks([
     {
       name: 'probe',
@@ -33,9 +40,10 @@ export async function runProbeCommand(opts: ProbeOptions, deps: ProbeCommandDeps
       run: async (roundStart) => {
         if (started >= opts.rounds) return;
         const round = ++started;
-        const results = await deps.prober.runRound(opts.specs, roundStart);
+        inFlight = true;
+        const results = await deps.prober.runRound(opts.specs, roundStart).finally(() => (inFlight = false));
         print(results, round);
-        if (++done === opts.rounds) finish();
+        if (++done === opts.rounds || started >= opts.rounds) finish();
       },
     },
   ]);

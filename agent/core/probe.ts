@@ -24,6 +24,8 @@ export interface IcmpProbeSpec {
  */
 export interface Prober {
   runRound(specs: readonly IcmpProbeSpec[], roundStart: Date): Promise<ProbeResult[]>;
+  /** Ends rounds in flight now (like ping on Ctrl-C): their results report what came back. */
+  flush(): void;
   close(): Promise<void>;
 }
 

@@ -35,12 +35,16 @@ function start(): void {
   }
   process.on('message', (msg: ToEngine) => {
     if (msg.t === 'jobs') engine.submit(msg.jobs);
+    else if (msg.t === 'flush') engine.flush();
     else if (msg.t === 'counters') post({ t: 'counters', counters: engine.counters });
     else if (msg.t === 'stop') {
       engine.close();
       process.disconnect?.();
     }
   });
+  // Ctrl-C reaches the whole process group and systemd signals the whole cgroup: the agent
+  // decides when rounds end (it flushes, then disconnects), so the engine ignores both.
+  process.on('SIGINT', () => undefined).on('SIGTERM', () => undefined);
   // The agent went away: nothing left to report to.
   process.on('disconnect', () => {
     engine.close();

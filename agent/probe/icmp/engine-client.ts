@@ -74,6 +74,11 @@ export class EngineClient {
     return got;
   }
 
+  /** Asks the engine to end all jobs in flight now (their outcomes still arrive). */
+  flush(): void {
+    if (this.child) this.post(this.child, { t: 'flush' });
+  }
+
   async close(): Promise<void> {
     const child = this.child;
     this.child = null;

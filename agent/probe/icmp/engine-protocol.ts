@@ -36,7 +36,7 @@ export interface EngineCounters {
   bad_checksum: number;
 }
 
-export type ToEngine = { t: 'jobs'; jobs: EchoJob[] } | { t: 'counters' } | { t: 'stop' };
+export type ToEngine = { t: 'jobs'; jobs: EchoJob[] } | { t: 'counters' } | { t: 'flush' } | { t: 'stop' };
 
 export type FromEngine =
   | { t: 'ready'; identifier: number }

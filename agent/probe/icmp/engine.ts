@@ -92,10 +92,15 @@ export class IcmpEngine {
     this.arm();
   }
 
+  /** Ends every job now with what it has; unanswered packets count as lost. */
+  flush(): void {
+    for (const job of [...this.jobs]) this.finish(job);
+  }
+
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const job of [...this.jobs]) this.finish(job);
+    this.flush();
     this.events.clear();
     for (const ch of this.channels.values()) if (!(ch instanceof Error)) ch.close();
     this.channels.clear();

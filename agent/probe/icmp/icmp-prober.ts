@@ -6,6 +6,7 @@ import { lossPct, rttStats } from './stats.js';
 
 export interface EchoRunner {
   run(jobs: readonly Omit<EchoJob, 'id'>[]): Promise<EchoOutcome[]>;
+  flush(): void;
   close(): Promise<void>;
 }
 
@@ -45,6 +46,10 @@ export class IcmpProber implements Prober {
       const j = jobOf[k];
       return buildRecord(spec, roundStart, resolutions[k]!, j == null ? null : (outcomes[j] ?? null), engineError);
     });
+  }
+
+  flush(): void {
+    this.engine.flush();
   }
 
   close(): Promise<void> {
