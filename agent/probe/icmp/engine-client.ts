@@ -15,6 +15,8 @@ export class EngineClient {
   private readonly pending = new Map<number, Pending>();
   private readonly counterWaiters: ((c: EngineCounters) => void)[] = [];
   private nextId = 1;
+  /** The ICMP identifier the engine uses (known once started). */
+  identifier: number | null = null;
 
   constructor(private readonly entry: URL = new URL('./engine-child.js', import.meta.url)) {}
 
@@ -27,6 +29,7 @@ export class EngineClient {
       child.on('message', (msg: FromEngine) => {
         if (msg.t === 'ready') {
           ready = true;
+          this.identifier = msg.identifier;
           this.child = child;
           resolve(child);
         } else if (msg.t === 'fatal') {

@@ -34,6 +34,9 @@ export interface EngineCounters {
   stray: number;
   ignored: number;
   bad_checksum: number;
+  /** Replies timed with the kernel's receive timestamp, and with the user-space fallback. */
+  kernel_stamps: number;
+  user_stamps: number;
 }
 
 export type ToEngine = { t: 'jobs'; jobs: EchoJob[] } | { t: 'counters' } | { t: 'flush' } | { t: 'stop' };

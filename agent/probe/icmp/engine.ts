@@ -1,6 +1,6 @@
 import type { AddressFamily, ProbeError } from '../../core/result.js';
-import { addressKey } from './address.js';
-import type { ChannelFactory, IcmpChannel } from './channel.js';
+import { addressKey, formatAddress } from './address.js';
+import type { ChannelFactory, IcmpChannel, RxInfo, TxStamp } from './channel.js';
 import type { EchoJob, EchoOutcome, EngineCounters } from './engine-protocol.js';
 import { MinHeap } from './heap.js';
 import { buildEcho, COOKIE_BYTES, describeIcmpError, MIN_PAYLOAD, parseIcmp4, parseIcmp6, type Parsed } from './packet.js';
@@ -14,7 +14,7 @@ type Status = 'pending' | 'replied' | 'timedout' | 'late' | 'error' | 'senderror
 interface Packet {
   seq: number;
   serial: number;
-  sendNs: bigint;
+  tx: TxStamp;
   status: Status;
   rttUs: number | null;
 }
@@ -48,7 +48,7 @@ export interface EngineDeps {
   onFatal(err: Error): void;
 }
 
-const MS = 1_000_000n;
+const NO_STAMP: TxStamp = { hrNs: 0n, sec: 0, nsec: 0 };
 
 export class IcmpEngine {
   private readonly channels = new Map<AddressFamily, IcmpChannel | Error>();
@@ -59,7 +59,7 @@ export class IcmpEngine {
   private timer: NodeJS.Timeout | null = null;
   private timerDue = 0n;
   private serial = 0;
-  readonly counters: EngineCounters = { sent: 0, matched: 0, foreign: 0, stray: 0, ignored: 0, bad_checksum: 0 };
+  readonly counters: EngineCounters = { sent: 0, matched: 0, foreign: 0, stray: 0, ignored: 0, bad_checksum: 0, kernel_stamps: 0, user_stamps: 0 };
 
   constructor(private readonly deps: EngineDeps) {}
 
@@ -69,7 +69,7 @@ export class IcmpEngine {
     if (ch) return ch;
     const parse = family === 4 ? parseIcmp4 : parseIcmp6;
     try {
-      ch = this.deps.openChannel(family, (pkt, source, recvNs) => this.onPacket(family, parse(pkt), source, recvNs), this.deps.onFatal);
+      ch = this.deps.openChannel(family, (pkt, source, rx) => this.onPacket(family, parse(pkt), source, rx), this.deps.onFatal);
     } catch (err) {
       if (family === 4 || (err as Error).name === 'PrivilegeError') throw err;
       ch = err as Error; // no IPv6 here: every IPv6 send will report it
@@ -138,7 +138,7 @@ export class IcmpEngine {
     if (index + 1 < spec.count) {
       this.events.push({ due: job.startNs + BigInt(Math.round((index + 1) * spec.interval_ms * 1e6)), send: true, job, index: index + 1 });
     }
-    const packet: Packet = { seq: this.nextSeq(job.key), serial: ++this.serial, sendNs: 0n, status: 'pending', rttUs: null };
+    const packet: Packet = { seq: this.nextSeq(job.key), serial: ++this.serial, tx: NO_STAMP, status: 'pending', rttUs: null };
     job.packets.push(packet);
     const pkt = buildEcho(spec.family, this.deps.identifier, packet.seq, this.deps.cookie, packet.serial, spec.size);
     let ch: IcmpChannel | Error;
@@ -147,8 +147,7 @@ export class IcmpEngine {
       if (ch instanceof Error) throw ch;
       const flightKey = `${job.key}/${packet.seq}`;
       this.inflight.set(flightKey, { job, index });
-      packet.sendNs = process.hrtime.bigint();
-      ch.send(pkt, spec.address);
+      packet.tx = ch.send(pkt, spec.address);
     } catch (err) {
       this.inflight.delete(`${job.key}/${packet.seq}`);
       const e = err as Error & { code?: string };
@@ -157,10 +156,10 @@ export class IcmpEngine {
       return;
     }
     this.counters.sent++;
-    this.events.push({ due: packet.sendNs + job.timeoutNs, send: false, job, index });
+    this.events.push({ due: packet.tx.hrNs + job.timeoutNs, send: false, job, index });
   }
 
-  private onPacket(family: AddressFamily, parsed: Parsed, source: string, recvNs: bigint): void {
+  private onPacket(family: AddressFamily, parsed: Parsed, source: Buffer, rx: RxInfo): void {
     if (parsed.kind === 'ignore') {
       if (parsed.reason === 'checksum') this.counters.bad_checksum++;
       else this.counters.ignored++;
@@ -172,7 +171,7 @@ export class IcmpEngine {
       this.counters.foreign++;
       return;
     }
-    const key = addressKey(parsed.kind === 'reply' ? source : parsed.target);
+    const key = parsed.kind === 'reply' ? source.toString('hex') : addressKey(parsed.target);
     const entry = key === null ? undefined : this.inflight.get(`${key}/${echo.seq}`);
     const packet = entry?.job.packets[entry.index];
     if (!entry || !packet || (payload.length >= MIN_PAYLOAD && payload.readDoubleBE(COOKIE_BYTES) !== packet.serial)) {
@@ -183,21 +182,21 @@ export class IcmpEngine {
     const { job } = entry;
     if (parsed.kind === 'error') {
       const message = describeIcmpError(family, parsed.type, parsed.code);
-      this.addError(job, { kind: 'icmp', type: parsed.type, code: parsed.code, from: source, message, count: 1 });
+      this.addError(job, { kind: 'icmp', type: parsed.type, code: parsed.code, from: formatAddress(source), message, count: 1 });
       if (packet.status === 'pending') this.resolve(job, packet, 'error');
       return;
     }
-    const rttNs = recvNs - packet.sendNs;
+    const rttNs = this.rtt(packet.tx, rx);
     switch (packet.status) {
       case 'pending':
       case 'error':
-        if (rttNs > job.timeoutNs) {
+        if (rttNs > Number(job.timeoutNs)) {
           job.late++;
           this.resolve(job, packet, 'late');
           return;
         }
-        packet.rttUs = Math.round(Number(rttNs) / 1000);
-        if (job.ttl === null) job.ttl = parsed.ttl;
+        packet.rttUs = Math.round(rttNs / 1000);
+        if (job.ttl === null) job.ttl = parsed.ttl ?? (rx.hop >= 0 ? rx.hop : null);
         this.resolve(job, packet, 'replied');
         return;
       case 'timedout':
@@ -207,6 +206,24 @@ export class IcmpEngine {
       default:
         job.duplicates++;
     }
+  }
+
+  /**
+   * The kernel's receive stamp minus the send stamp when both are on CLOCK_REALTIME and
+   * consistent; the monotonic user-space RTT otherwise (no kernel stamp, or the wall clock
+   * stepped in between: then the kernel figure is negative or exceeds the user one).
+   */
+  private rtt(tx: TxStamp, rx: RxInfo): number {
+    const user = Number(rx.hrNs - tx.hrNs);
+    if (rx.sec >= 0) {
+      const kernel = (rx.sec - tx.sec) * 1e9 + (rx.nsec - tx.nsec);
+      if (kernel >= 0 && kernel <= user) {
+        this.counters.kernel_stamps++;
+        return kernel;
+      }
+    }
+    this.counters.user_stamps++;
+    return user;
   }
 
   private addError(job: Job, err: ProbeError): void {
