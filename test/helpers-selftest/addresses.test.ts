@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { poolAddr4 } from '../helpers/address-plan.js';
-import { TestNet } from '../helpers/netns.js';
+import { useTestNet } from '../helpers/fixtures.js';
+import type { TestNet } from '../helpers/netns.js';
 import { fpingRef } from '../helpers/ping-ref.js';
 import { run } from '../helpers/run.js';
 
 let net: TestNet;
-
-before(async () => {
-  await TestNet.cleanupStale();
-  net = await TestNet.create();
-});
-
-after(async () => {
-  await net?.destroy();
-});
+useTestNet((n) => (net = n));
 
 test('2000 extra IPv4 addresses all answer fping, and only those do', async () => {
   const started = Date.now();

@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { TestNet } from '../helpers/netns.js';
+import { test } from 'node:test';
+import { useTestNet } from '../helpers/fixtures.js';
+import type { TestNet } from '../helpers/netns.js';
 import { pingRef } from '../helpers/ping-ref.js';
 
 let net: TestNet;
-
-before(async () => {
-  await TestNet.cleanupStale();
-  net = await TestNet.create();
-});
-
-after(async () => {
-  await net?.destroy();
-});
+useTestNet((n) => (net = n));
 
 const fast = { count: 20, intervalS: 0.005, timeoutS: 0.3 };
 

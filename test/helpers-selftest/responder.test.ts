@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
+import { useTestNet } from '../helpers/fixtures.js';
 import { TestNet } from '../helpers/netns.js';
 import { fpingRef, pingRef } from '../helpers/ping-ref.js';
 import { startResponder } from '../helpers/responder-control.js';
 
 let net: TestNet;
-
-before(async () => {
-  await TestNet.cleanupStale();
-  net = await TestNet.create();
-});
-
-after(async () => {
-  await net?.destroy();
-});
+useTestNet((n) => (net = n));
 
 function median(values: (number | null)[]): number {
   const v = values.filter((x): x is number => x !== null).sort((a, b) => a - b);

@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { TestNet } from '../helpers/netns.js';
+import { test } from 'node:test';
+import { useTestNet } from '../helpers/fixtures.js';
+import type { TestNet } from '../helpers/netns.js';
 import { pingRef, type PingRefResult } from '../helpers/ping-ref.js';
 
 let net: TestNet;
-
-before(async () => {
-  await TestNet.cleanupStale();
-  net = await TestNet.create();
-});
-
-after(async () => {
-  await net?.destroy();
-});
+useTestNet((n) => (net = n));
 
 /** First host of a spare prefix: "198.18.1.0/24" -> "198.18.1.1", "fd66:...:102::/64" -> "fd66:...:102::1". */
 function firstHost(cidr: string): string {

@@ -7,7 +7,8 @@ export const ICMP6_ECHO_REQUEST = 128;
 export const ICMP6_ECHO_REPLY = 129;
 const IPPROTO_ICMP = 1;
 
-/** RFC 1071 ones'-complement sum over `buf`. */
+/** RFC 1071 ones'-complement sum over `buf`. Written apart from the agent's on purpose: the
+ * responder is test ground truth and must not share a bug with the code under test. */
 export function internetChecksum(buf: Uint8Array): number {
   let sum = 0;
   for (let i = 0; i + 1 < buf.length; i += 2) sum += ((buf[i] ?? 0) << 8) | (buf[i + 1] ?? 0);

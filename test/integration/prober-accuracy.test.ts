@@ -1,33 +1,21 @@
 // RTT accuracy, loss, duplicates and late replies, measured for real: raw sockets, a test
 // host in a network namespace, nftables for loss, a responder for delay and duplicates.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { IcmpProbeSpec } from '../../agent/core/probe.js';
 import type { ProbeResult } from '../../agent/core/result.js';
 import { probeResultSchema } from '../../agent/core/result.js';
-import { EngineClient } from '../../agent/probe/icmp/engine-client.js';
-import { IcmpProber } from '../../agent/probe/icmp/icmp-prober.js';
-import { Resolver } from '../../agent/probe/resolve.js';
-import { TestNet } from '../helpers/netns.js';
+import type { EngineClient } from '../../agent/probe/icmp/engine-client.js';
+import type { IcmpProber } from '../../agent/probe/icmp/icmp-prober.js';
+import { useProber } from '../helpers/fixtures.js';
+import type { TestNet } from '../helpers/netns.js';
 import { pingRef } from '../helpers/ping-ref.js';
 import { startResponder } from '../helpers/responder-control.js';
 
 let net: TestNet;
 let engine: EngineClient;
 let prober: IcmpProber;
-
-before(async () => {
-  await TestNet.cleanupStale();
-  net = await TestNet.create();
-  engine = new EngineClient();
-  prober = new IcmpProber(engine, new Resolver());
-  await engine.start();
-});
-
-after(async () => {
-  await prober?.close();
-  await net?.destroy();
-});
+useProber((f) => ({ net, engine, prober } = f));
 
 function spec(target: string, over: Partial<IcmpProbeSpec> = {}): IcmpProbeSpec {
   return { name: target, target, family: null, count: 4, size: 56, interval_ms: 10, timeout_ms: 1000, ...over };

@@ -1,32 +1,20 @@
 // ICMP errors, silence, foreign traffic, IPv6 and scale, against real test hosts.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import raw from 'raw-socket';
 import type { IcmpProbeSpec } from '../../agent/core/probe.js';
 import { probeResultSchema, type ProbeResult } from '../../agent/core/result.js';
-import { EngineClient } from '../../agent/probe/icmp/engine-client.js';
-import { IcmpProber } from '../../agent/probe/icmp/icmp-prober.js';
+import type { EngineClient } from '../../agent/probe/icmp/engine-client.js';
+import type { IcmpProber } from '../../agent/probe/icmp/icmp-prober.js';
 import { checksum } from '../../agent/probe/icmp/packet.js';
-import { Resolver } from '../../agent/probe/resolve.js';
-import { TestNet } from '../helpers/netns.js';
+import { useProber } from '../helpers/fixtures.js';
+import type { TestNet } from '../helpers/netns.js';
 
 let net: TestNet;
 let engine: EngineClient;
 let prober: IcmpProber;
-
-before(async () => {
-  await TestNet.cleanupStale();
-  net = await TestNet.create();
-  engine = new EngineClient();
-  prober = new IcmpProber(engine, new Resolver());
-  await engine.start();
-});
-
-after(async () => {
-  await prober?.close();
-  await net?.destroy();
-});
+useProber((f) => ({ net, engine, prober } = f));
 
 function spec(target: string, over: Partial<IcmpProbeSpec> = {}): IcmpProbeSpec {
   return { name: target, target, family: null, count: 3, size: 56, interval_ms: 20, timeout_ms: 500, ...over };
