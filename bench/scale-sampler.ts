@@ -4,6 +4,7 @@
 //
 // Protocol (lines): stdin "watch <label> <pid>" | "stop"; stdout "ready" once sampling,
 // then one JSON line (SamplerOutput) after "stop".
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { type ProcSample, readLink, readProc } from './scale-proc.js';
@@ -13,6 +14,9 @@ export interface Sample {
   t: number;
   tx: number;
   rx: number;
+  /** Whole machine, /proc/stat jiffies: busy (all but idle and iowait) and total. */
+  cpuBusy: number;
+  cpuTotal: number;
   procs: Record<string, ProcSample | null>;
 }
 
@@ -31,11 +35,18 @@ const samples: Sample[] = [];
 const t0 = process.hrtime.bigint();
 const now = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
 
+function machineCpu(): [number, number] {
+  const f = readFileSync('/proc/stat', 'latin1').slice(0, 200).split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return [total - f[3]! - f[4]!, total];
+}
+
 function sample(): void {
   const link = readLink(iface!);
+  const [cpuBusy, cpuTotal] = machineCpu();
   const procs: Record<string, ProcSample | null> = {};
   for (const [label, pid] of watched) procs[label] = readProc(pid);
-  samples.push({ t: now(), tx: link.txPackets, rx: link.rxPackets, procs });
+  samples.push({ t: now(), tx: link.txPackets, rx: link.rxPackets, cpuBusy, cpuTotal, procs });
 }
 
 // Deadlines are absolute so that a late tick does not shift every later one.
@@ -47,16 +58,23 @@ function tick(): void {
   timer = setTimeout(tick, Math.max(0, next - now()));
 }
 
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const [cmd, label, pid] = line.trim().split(/\s+/);
-  if (cmd === 'watch' && label && pid) watched.set(label, Number(pid));
-  else if (cmd === 'stop') {
-    if (timer) clearTimeout(timer);
-    sample();
-    const out: SamplerOutput = { periodMs, samples };
-    process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));
-  }
-});
+let stopping = false;
+createInterface({ input: process.stdin })
+  .on('line', (line) => {
+    const [cmd, label, pid] = line.trim().split(/\s+/);
+    if (cmd === 'watch' && label && pid) watched.set(label, Number(pid));
+    else if (cmd === 'stop') stop();
+  })
+  // The benchmark died without saying stop: nobody is left to read the samples.
+  .on('close', () => stopping || process.exit(0));
+
+function stop(): void {
+  stopping = true;
+  if (timer) clearTimeout(timer);
+  sample();
+  const out: SamplerOutput = { periodMs, samples };
+  process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));
+}
 
 tick();
 process.stdout.write('ready\n');

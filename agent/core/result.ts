@@ -37,6 +37,8 @@ export const probeResultSchema = z.strictObject({
   rtts_ms: z.array(ms.nullable()),
   ttl: z.number().int().min(0).max(255).nullable(),
   errors: z.array(probeErrorSchema),
+  /** Set by the agent: false while the system clock is not NTP-synchronized (ts may be wrong). */
+  clock_synced: z.boolean().optional(),
 });
 
 export type ProbeResult = z.infer<typeof probeResultSchema>;

@@ -1,0 +1,51 @@
+import type { ProbeResult } from './result.js';
+
+/** One stored result, handed out for delivery: its seq and the record's JSON as stored. */
+export interface OutboxItem {
+  seq: number;
+  /** The record's `ts` (round start), for age bounds and stats without parsing. */
+  ts: string;
+  /** The record serialized once at commit time (without seq). */
+  json: string;
+}
+
+export interface OutboxStats {
+  stream: string;
+  rows: number;
+  /** Bytes of stored records (JSON); the database file is larger by its own overhead. */
+  bytes: number;
+  file_bytes: number;
+  oldest: string | null;
+  newest: string | null;
+  /** Results ever dropped unsent (bound reached, disk full), persisted across restarts. */
+  dropped_total: number;
+  /** Results ever appended to this stream (the next seq minus one). */
+  generated_total: number;
+  /** Results ever acknowledged by the broker. */
+  delivered_total: number;
+  last_delivery: string | null;
+  /** Corrupt database files moved aside by this outbox's recovery, persisted. */
+  corrupt_total: number;
+}
+
+/**
+ * The only durable store. Every round's results are committed here, in one transaction,
+ * before anything else sees them. Delivery follows Telegraf's buffer transactions: take
+ * a batch (oldest first), publish it, then ack it (delete) or leave it for the next try;
+ * drop is for what can never be delivered. No method holds a transaction open across an
+ * await: all of them are synchronous.
+ */
+export interface Outbox {
+  /** Random id made when the database was created; (device, stream, seq) identifies a result. */
+  readonly stream: string;
+  /** Commits one round's results atomically; returns their seqs (increasing forever). */
+  append(results: readonly ProbeResult[]): number[];
+  /** Oldest first: up to maxItems results with seq > afterSeq whose JSON totals <= maxBytes (at least one). */
+  take(afterSeq: number, maxItems: number, maxBytes: number): OutboxItem[];
+  /** Deletes delivered results (after PUBACK) and records the delivery. */
+  ack(seqs: readonly number[]): void;
+  /** Deletes results that can never be delivered, counting them in dropped_total. */
+  drop(seqs: readonly number[], reason: string): void;
+  stats(): OutboxStats;
+  close(): void;
+}
