@@ -91,6 +91,14 @@ export const configSchema = z.strictObject({
   probes: probesSchema,
   uplink: uplinkSchema.optional(),
   outbox: outboxSchema.prefault({}),
+  clock: z.strictObject({
+    /**
+     * Treat the clock as right even when the kernel says NTP has not synchronized it: for
+     * devices with a battery-backed RTC and no NTP. Otherwise results say clock_synced:
+     * false and the iot-core profile waits for the clock before it authenticates.
+     */
+    assume_synced: z.boolean().default(false),
+  }).prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

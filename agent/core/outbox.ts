@@ -49,3 +49,10 @@ export interface Outbox {
   stats(): OutboxStats;
   close(): void;
 }
+
+/** Whatever delivers the outbox's results (the uplink's drainer); kicked after every commit. */
+export interface OutboxDrain {
+  start(): void;
+  kick(): void;
+  stop(): Promise<void>;
+}

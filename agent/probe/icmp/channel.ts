@@ -3,7 +3,7 @@ import raw, { type Socket } from 'raw-socket';
 import { PrivilegeError } from '../../core/probe.js';
 import type { AddressFamily } from '../../core/result.js';
 import { ICMP4, ICMP6 } from './packet.js';
-import { loadRecvAddon } from './recv-addon.js';
+import { loadNativeAddon } from '../../native/addon.js';
 
 // Linux socket option numbers raw-socket does not export.
 const SOL_SOCKET = 1;
@@ -70,10 +70,10 @@ function isPrivilegeError(err: unknown): boolean {
 
 /**
  * A raw ICMP socket made and driven by raw-socket (creation, options, readiness, sendto),
- * read through the icmp_recv addon (recvmsg) for kernel receive timestamps.
+ * read through our native addon (recvmsg) for kernel receive timestamps.
  */
 export const openRawChannel: ChannelFactory = (family, onPacket, onFatal) => {
-  const addon = loadRecvAddon();
+  const addon = loadNativeAddon();
   const before = new Set(addon.rawIcmpSockets().map(([fd]) => fd));
   let socket: Socket;
   try {

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 
-/** The icmp_recv addon (native/icmp_recv.c): recvmsg with kernel timestamps on raw-socket's sockets. */
-export interface IcmpRecvAddon {
+/** The fleetprobe_native addon (agent/native/fleetprobe_native.c). */
+export interface NativeAddon {
   /** [fd, family] of every raw ICMP / ICMPv6 socket of this process. */
   rawIcmpSockets(): [number, 4 | 6][];
   enable(fd: number, family: 4 | 6): void;
@@ -9,11 +9,13 @@ export interface IcmpRecvAddon {
   realtime(out: Float64Array): void;
   /** One non-blocking read: bytes, or -1 when empty. out = [family, hop limit|-1, rx s|-1, rx ns]. */
   recv(fd: number, buf: Buffer, src: Buffer, out: Float64Array): number;
+  /** The kernel's NTP status, as timedatectl reads it. */
+  ntpSynced(): boolean;
 }
 
-// dist/agent/probe/icmp/ -> <package root>/agent/probe/icmp/native/build/Release/
-const ADDON_PATH = '../../../../agent/probe/icmp/native/build/Release/icmp_recv.node';
+// dist/agent/native/ -> <package root>/agent/native/build/Release/
+const ADDON_PATH = '../../../agent/native/build/Release/fleetprobe_native.node';
 
-export function loadRecvAddon(): IcmpRecvAddon {
-  return createRequire(import.meta.url)(ADDON_PATH) as IcmpRecvAddon;
+export function loadNativeAddon(): NativeAddon {
+  return createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
 }

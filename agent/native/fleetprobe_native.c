@@ -1,18 +1,23 @@
 /*
- * icmp_recv: the receive half of fleetprobe's ICMP engine.
+ * fleetprobe_native: the few system calls Node.js does not expose.
  *
+ * 1. The receive half of the ICMP engine.
  * raw-socket creates, configures, polls and sends on the raw ICMP sockets, but it reads
  * with recvfrom, which drops ancillary data. This addon reads the same sockets with
  * recvmsg to get the kernel's receive timestamp (SO_TIMESTAMPNS) and the IPv6 hop limit
  * (IPV6_RECVHOPLIMIT), so that RTTs do not include the time the process took to wake up.
+ *
+ * 2. The kernel's NTP status (adjtimex, read-only): whether the clock is synchronized.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <node_api.h>
 
@@ -26,7 +31,7 @@
 #define CHECK(call)                                                   \
   do {                                                                \
     if ((call) != napi_ok) {                                          \
-      napi_throw_error(env, NULL, "icmp_recv: N-API call failed");    \
+      napi_throw_error(env, NULL, "fleetprobe_native: N-API call failed");    \
       return NULL;                                                    \
     }                                                                 \
   } while (0)
@@ -41,7 +46,7 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
 static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, "icmp_recv: missing arguments");
+    napi_throw_type_error(env, NULL, "fleetprobe_native: missing arguments");
     return 0;
   }
   return 1;
@@ -49,7 +54,7 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
 
 static int get_buffer(napi_env env, napi_value v, void **data, size_t *len) {
   if (napi_get_buffer_info(env, v, data, len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "icmp_recv: expected a Buffer");
+    napi_throw_type_error(env, NULL, "fleetprobe_native: expected a Buffer");
     return 0;
   }
   return 1;
@@ -60,7 +65,7 @@ static int get_f64(napi_env env, napi_value v, double **data, size_t need) {
   size_t len;
   void *raw;
   if (napi_get_typedarray_info(env, v, &type, &len, &raw, NULL, NULL) != napi_ok || type != napi_float64_array || len < need) {
-    napi_throw_type_error(env, NULL, "icmp_recv: expected a Float64Array");
+    napi_throw_type_error(env, NULL, "fleetprobe_native: expected a Float64Array");
     return 0;
   }
   *data = raw;
@@ -134,7 +139,7 @@ static napi_value recv_one(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[0], &fd));
   if (!get_buffer(env, argv[1], &buf, &len) || !get_buffer(env, argv[2], &src, &srclen) || !get_f64(env, argv[3], &out, 4)) return NULL;
   if (srclen < 16) {
-    napi_throw_type_error(env, NULL, "icmp_recv: source buffer needs 16 bytes");
+    napi_throw_type_error(env, NULL, "fleetprobe_native: source buffer needs 16 bytes");
     return NULL;
   }
   struct sockaddr_storage from;
@@ -187,12 +192,29 @@ static napi_value recv_one(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * ntpSynced(): the test timedatectl uses. The kernel clears STA_UNSYNC once an NTP client
+ * (systemd-timesyncd, chrony, ntpd) disciplines the clock, and maxerror stays below 16 s.
+ * modes = 0 only reads, so no privilege is needed.
+ */
+static napi_value ntp_synced(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct timex tx;
+  memset(&tx, 0, sizeof tx);
+  int state = adjtimex(&tx);
+  napi_value result;
+  bool synced = state >= 0 && state != TIME_ERROR && !(tx.status & STA_UNSYNC) && tx.maxerror < 16000000;
+  CHECK(napi_get_boolean(env, synced, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "rawIcmpSockets", NULL, raw_icmp_sockets, NULL, NULL, NULL, napi_enumerable, NULL },
     { "enable", NULL, enable, NULL, NULL, NULL, napi_enumerable, NULL },
     { "realtime", NULL, realtime, NULL, NULL, NULL, napi_enumerable, NULL },
     { "recv", NULL, recv_one, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "ntpSynced", NULL, ntp_synced, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

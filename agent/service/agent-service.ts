@@ -1,0 +1,96 @@
+import type { ClockStatus } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Outbox, OutboxDrain } from '../core/outbox.js';
+import type { IcmpProbeSpec, Prober } from '../core/probe.js';
+import type { OperationalConfig, ProbeConfig } from '../config/schema.js';
+import type { Scheduler, Task } from '../schedule/scheduler.js';
+
+export interface AgentServiceDeps {
+  prober: Prober;
+  scheduler: Scheduler;
+  outbox: Outbox;
+  /** Null when no uplink is configured: results are only buffered. */
+  drain: OutboxDrain | null;
+  clock: ClockStatus;
+  logger: Logger;
+}
+
+export interface AgentCounters {
+  rounds: number;
+  results: number;
+  append_failures: number;
+  /** performance.now() of the last committed round, for health checks. */
+  last_commit: number | null;
+}
+
+export function toSpec(p: ProbeConfig): IcmpProbeSpec {
+  return { name: p.name, target: p.ip_address, family: p.family ?? null, count: p.count, size: p.size, interval_ms: p.interval_ms, timeout_ms: p.timeout_ms };
+}
+
+/**
+ * The long-running agent: probes on the schedule, commits every round to the outbox before
+ * anything else, then wakes the uplink. Results flow one way: prober -> outbox -> drain.
+ */
+export class AgentService {
+  readonly counters: AgentCounters = { rounds: 0, results: 0, append_failures: 0, last_commit: null };
+  private ops: OperationalConfig | null = null;
+
+  constructor(private readonly deps: AgentServiceDeps) {}
+
+  get operational(): OperationalConfig | null {
+    return this.ops;
+  }
+
+  /** Starts (or replaces) the probe schedule; rounds in flight finish and are committed. */
+  apply(ops: OperationalConfig): void {
+    this.ops = ops;
+    const enabled = ops.agent_operations.monitoring_enabled;
+    const tasks: Task[] = enabled ? ops.probes.map((p) => this.task(p, ops.agent_operations.probe_interval)) : [];
+    this.deps.scheduler.setTasks(tasks);
+    this.deps.logger.info(enabled ? `monitoring ${tasks.length} probe(s)` : 'monitoring disabled');
+  }
+
+  start(ops: OperationalConfig): void {
+    this.deps.drain?.start();
+    this.apply(ops);
+  }
+
+  /** Graceful: no new rounds, rounds in flight committed, uplink drained as far as it can. */
+  async stop(): Promise<void> {
+    await this.deps.scheduler.stop();
+    await this.deps.drain?.stop();
+  }
+
+  /** Runs one round of the named probes now, outside the schedule (e.g. a probe-now command). */
+  async probeNow(names?: readonly string[]): Promise<number[]> {
+    const probes = (this.ops?.probes ?? []).filter((p) => !names || names.includes(p.name));
+    const seqs = await Promise.all(probes.map((p) => this.round(toSpec(p), new Date())));
+    return seqs.flat();
+  }
+
+  private task(p: ProbeConfig, defaultInterval: number): Task {
+    const spec = toSpec(p);
+    const run = async (start: Date): Promise<void> => {
+      await this.round(spec, start);
+    };
+    return p.cron !== undefined ? { name: p.name, cron: p.cron, run } : { name: p.name, every_s: p.probe_interval ?? defaultInterval, run };
+  }
+
+  private async round(spec: IcmpProbeSpec, start: Date): Promise<number[]> {
+    const results = await this.deps.prober.runRound([spec], start);
+    const synced = this.deps.clock.synced();
+    let seqs: number[];
+    try {
+      seqs = this.deps.outbox.append(results.map((r) => ({ ...r, clock_synced: synced })));
+    } catch (err) {
+      this.counters.append_failures++;
+      this.deps.logger.error(`outbox: round of ${spec.name} not stored: ${(err as Error).message}`);
+      return [];
+    }
+    this.counters.rounds++;
+    this.counters.results += results.length;
+    this.counters.last_commit = performance.now();
+    this.deps.drain?.kick();
+    return seqs;
+  }
+}
