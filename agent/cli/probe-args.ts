@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import type { IcmpProbeSpec } from '../core/probe.js';
 import { icmpProbeSchema, PROBE_LIMITS } from '../config/probe-schema.js';
+import { parseCommandArgs } from './args.js';
 import { UsageError } from './errors.js';
 
 export interface ProbeOptions {
@@ -61,20 +61,9 @@ function rangeText(field: string): string | null {
   return null;
 }
 
-function parseError(err: unknown): UsageError {
-  const e = err as Error & { code?: string };
-  const m = /^(Unknown option '[^']+'|Option '[^']+' argument missing|Option '[^']+'[^.]*)/.exec(e.message);
-  return new UsageError(m ? m[1]! : e.message.split('\n')[0]!);
-}
-
 /** Parses and validates `probe` arguments; every problem is a UsageError (exit 2). */
 export function parseProbeArgs(argv: readonly string[]): ProbeOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw parseError(err);
-  }
+  const parsed = parseCommandArgs(argv, OPTIONS, Infinity);
   const v = parsed.values;
   if (v.help) return 'help';
   if (v.ipv4 && v.ipv6) throw new UsageError('-4 and -6 are mutually exclusive');
