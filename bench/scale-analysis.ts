@@ -55,24 +55,26 @@ export interface RunFigures {
   /** Echo requests the root-side veth carried during the run, and replies it got back. */
   txPackets: number;
   rxPackets: number;
-  /** Per watched label: % of one core over the sending span. */
+  /** Per watched label: % of one core over the sending span, all of it and the kernel's part. */
   cpuPct: Record<string, number>;
+  sysPct: Record<string, number>;
   /** Whole machine over the sending span, in % of one core (so up to 100 x cores). */
   machineBusyPct: number;
-  /** Per watched label: largest VmHWM seen, kB. */
-  peakRssKb: Record<string, number>;
   pacing: Pacing;
 }
 
-function ticksAt(samples: readonly Sample[], i: number, label: string, atStart: boolean): number {
+function ticksAt(samples: readonly Sample[], i: number, label: string, atStart: boolean): [number, number] {
   // A process not yet watched at the start had only just been exec'd: its CPU so far is ~0.
-  if (atStart) return samples[i]?.procs[label]?.ticks ?? 0;
+  if (atStart) {
+    const p = samples[i]?.procs[label];
+    return p ? [p.ticks, p.sysTicks] : [0, 0];
+  }
   // One gone before the end keeps its last reading.
   for (let k = i; k >= 0; k--) {
     const p = samples[k]?.procs[label];
-    if (p) return p.ticks;
+    if (p) return [p.ticks, p.sysTicks];
   }
-  return 0;
+  return [0, 0];
 }
 
 /** expectedPer100ms: the even rate (targets / 10 for one echo per second each). */
@@ -94,11 +96,12 @@ export function analyse(samples: readonly Sample[], labels: readonly string[], e
   const spanS = (b.t - a.t) / 1000;
   const hz = clockTicksPerSecond();
   const cpuPct: Record<string, number> = {};
-  const peakRssKb: Record<string, number> = {};
+  const sysPct: Record<string, number> = {};
   for (const label of labels) {
-    const ticks = ticksAt(samples, end, label, false) - ticksAt(samples, start, label, true);
-    cpuPct[label] = (100 * ticks) / hz / spanS;
-    peakRssKb[label] = Math.max(0, ...samples.map((s) => s.procs[label]?.hwmKb ?? 0));
+    const [t1, s1] = ticksAt(samples, end, label, false);
+    const [t0, s0] = ticksAt(samples, start, label, true);
+    cpuPct[label] = (100 * (t1 - t0)) / hz / spanS;
+    sysPct[label] = (100 * (s1 - s0)) / hz / spanS;
   }
   const machineBusyPct = ((100 * (b.cpuBusy - a.cpuBusy)) / (b.cpuTotal - a.cpuTotal)) * availableParallelism();
   const rates: number[] = [];
@@ -116,5 +119,5 @@ export function analyse(samples: readonly Sample[], labels: readonly string[], e
   };
   const last = samples[samples.length - 1]!;
   const first = samples[0]!;
-  return { sendSpanS: spanS, txPackets: last.tx - first.tx, rxPackets: last.rx - first.rx, cpuPct, machineBusyPct, peakRssKb, pacing };
+  return { sendSpanS: spanS, txPackets: last.tx - first.tx, rxPackets: last.rx - first.rx, cpuPct, sysPct, machineBusyPct, pacing };
 }

@@ -6,6 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 export interface ProcSample {
   /** utime + stime of the whole thread group, in clock ticks. */
   ticks: number;
+  /** stime alone: kernel work done on the process's behalf (sendto, recvmsg, softirqs run in its context). */
+  sysTicks: number;
   rssKb: number;
   /** Peak RSS since start (or since resetPeakRss). */
   hwmKb: number;
@@ -42,7 +44,7 @@ export function readProc(pid: number): ProcSample | null {
   const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
   const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status);
   if (!rss || !hwm || !Number.isFinite(ticks)) return null;
-  return { ticks, rssKb: Number(rss[1]), hwmKb: Number(hwm[1]) };
+  return { ticks, sysTicks: Number(fields[12]), rssKb: Number(rss[1]), hwmKb: Number(hwm[1]) };
 }
 
 /** Resets VmHWM to the current RSS (clear_refs value 5, Linux >= 4.0), so each run gets its own peak. */
