@@ -2,14 +2,21 @@ import { parseCommandArgs } from './cli/args.js';
 import { EXIT, UsageError } from './cli/errors.js';
 import { parseProbeArgs, PROBE_USAGE } from './cli/probe-args.js';
 import { runProbeCommand } from './cli/probe-command.js';
-import { ConfigError, configPath, loadConfigFile } from './config/load.js';
+import { ConfigError, configPath, loadConfigFile, resolveSettings } from './config/load.js';
+import type { ClockStatus } from './core/clock.js';
 import { PrivilegeError } from './core/probe.js';
+import { loadNativeAddon } from './native/addon.js';
+import { OutboxError } from './outbox/errors.js';
+import { openOutbox } from './outbox/sqlite-outbox.js';
 import { EngineClient } from './probe/icmp/engine-client.js';
 import { IcmpProber } from './probe/icmp/icmp-prober.js';
 import { Resolver } from './probe/resolve.js';
 import { Scheduler } from './schedule/scheduler.js';
+import { AgentService } from './service/agent-service.js';
 import { LineLogger } from './service/line-logger.js';
-import { agentVersion } from './version.js';
+import { NtpClock } from './service/ntp-clock.js';
+import { createTransport, Drainer, UplinkConfigError } from './uplink/index.js';
+import { agentVersion, RELEASE_FLOOR } from './version.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream;
@@ -21,6 +28,7 @@ export const USAGE = `Usage: fleetprobe <command> [options]
 
 Commands:
   probe [options] <target...>   one-shot ICMP rounds with ping-style output
+  run [--config <file>]         run the agent: probe on schedule, buffer, send over MQTT
   config check [<file>]         validate a config file (default: --config, $FLEETPROBE_CONFIG,
                                 or /etc/fleetprobe/config.json) without running anything
 
@@ -47,6 +55,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return EXIT.OK;
       case 'probe':
         return await probe(rest, io);
+      case 'run':
+        return await run(rest, io);
       case 'config':
         return configCommand(rest, io);
       default:
@@ -70,6 +80,14 @@ function reportError(err: unknown, io: Io): number {
   if (err instanceof ConfigError) {
     for (const p of err.problems) io.stderr.write(`fleetprobe: ${err.file}: ${p}\n`);
     return EXIT.CONFIG;
+  }
+  if (err instanceof UplinkConfigError) {
+    io.stderr.write(`fleetprobe: ${err.message}\n`);
+    return EXIT.CONFIG;
+  }
+  if (err instanceof OutboxError) {
+    io.stderr.write(`fleetprobe: ${err.message}\n`);
+    return EXIT.CANTCREAT;
   }
   throw err;
 }
@@ -103,4 +121,49 @@ function configCommand(argv: readonly string[], io: Io): number {
   const config = loadConfigFile(file);
   io.stdout.write(`${file}: ok (${config.probes.length} probe(s), uplink ${config.uplink?.profile ?? 'none'})\n`);
   return EXIT.OK;
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+function stopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string): void => {
+      process.off('SIGTERM', on).off('SIGINT', on);
+      resolve(sig);
+    };
+    process.on('SIGTERM', on).on('SIGINT', on);
+  });
+}
+
+async function run(argv: readonly string[], io: Io): Promise<number> {
+  const { values } = parseCommandArgs(argv, { config: { type: 'string', short: 'c' } });
+  const file = configPath(values.config, io.env);
+  const config = loadConfigFile(file);
+  const { deviceId, outboxPath } = resolveSettings(config, io.env);
+  const logger = new LineLogger(io.stderr, config.log_level);
+  const native = loadNativeAddon();
+  const clock: ClockStatus = config.clock.assume_synced ? { synced: () => true } : new NtpClock(() => native.ntpSynced(), RELEASE_FLOOR);
+  const stopped = stopSignal();
+  const outbox = openOutbox({ path: outboxPath, max_mb: config.outbox.max_mb, max_age_days: config.outbox.max_age_days, synchronous: config.outbox.synchronous, logger });
+  const engine = new EngineClient();
+  const prober = new IcmpProber(engine, new Resolver());
+  try {
+    await engine.start();
+    const transport = config.uplink ? createTransport(config.uplink, { deviceId, logger, clock }) : null;
+    const drain = transport && config.uplink
+      ? new Drainer({ outbox, transport, deviceId, batchMax: config.uplink.batch_max, inflightMax: config.uplink.inflight_max, logger })
+      : null;
+    const agent = new AgentService({ prober, scheduler: new Scheduler(logger), outbox, drain, clock, logger });
+    transport?.start();
+    agent.start(config);
+    logger.info(`fleetprobe ${agentVersion()} running as device ${deviceId}; outbox ${outboxPath} (stream ${outbox.stream}); uplink ${config.uplink?.profile ?? 'none (buffering only)'}`);
+    if (!clock.synced()) logger.warn('system clock is not NTP-synchronized: results carry clock_synced=false until it is');
+    const sig = await stopped;
+    logger.info(`${sig}: stopping (rounds in flight are finished and stored)`);
+    await agent.stop();
+    await transport?.stop();
+    return EXIT.OK;
+  } finally {
+    await prober.close();
+    outbox.close();
+  }
 }

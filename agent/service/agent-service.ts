@@ -90,6 +90,7 @@ export class AgentService {
     this.counters.rounds++;
     this.counters.results += results.length;
     this.counters.last_commit = performance.now();
+    if (seqs.length > 0) this.deps.logger.debug(`committed ${spec.name}: seq ${seqs[0]}${seqs.length > 1 ? `-${seqs[seqs.length - 1]}` : ''}`);
     this.deps.drain?.kick();
     return seqs;
   }

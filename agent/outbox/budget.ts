@@ -1,0 +1,85 @@
+import type { OutboxConnection } from './connection.js';
+
+const MiB = 1024 * 1024;
+/** -shm is 32 KiB for any WAL below ~16 MB (it grows by 32 KiB per ~4,000 WAL frames). */
+const SHM_BYTES = 32 * 1024;
+
+/**
+ * How max_mb is split between the files: the WAL gets 1/16 (between 64 KiB and 4 MiB,
+ * checkpointed and truncated at that size), the -shm its 32 KiB, the table pages the rest.
+ * Dropping goes below the data limit by a hysteresis (1/64), so that a full outbox drops
+ * in chunks instead of a few rows every round.
+ */
+export interface Budget {
+  totalBytes: number;
+  walBytes: number;
+  dataBytes: number;
+  hysteresisBytes: number;
+}
+
+export function budgetFor(maxMb: number, pageSize = 4096): Budget {
+  const totalBytes = Math.floor(maxMb * MiB);
+  const walBytes = Math.min(4 * MiB, Math.max(64 * 1024, Math.floor(totalBytes / 16 / pageSize) * pageSize));
+  const dataBytes = Math.max(16 * pageSize, totalBytes - walBytes - SHM_BYTES);
+  const hysteresisBytes = Math.max(pageSize, Math.floor(dataBytes / 64));
+  return { totalBytes, walBytes, dataBytes, hysteresisBytes };
+}
+
+export interface Trimmed {
+  rows: number;
+}
+
+/**
+ * Drops the oldest rows (below `keepFrom`, i.e. never the round being committed) until the
+ * pages in use fit the data budget. Call inside the append transaction. Freed pages stay in
+ * the file's freelist and are reused by the next inserts, so the file does not grow.
+ */
+export function trimToBudget(conn: OutboxConnection, budget: Budget, keepFrom: number): Trimmed {
+  let used = conn.usedBytes();
+  if (used <= budget.dataBytes) return { rows: 0 };
+  const target = budget.dataBytes - budget.hysteresisBytes;
+  let rows = 0;
+  while (used > target) {
+    // Page bytes per stored JSON byte (b-tree overhead, partly filled pages): turns the
+    // excess in pages into an amount of record bytes to drop.
+    const perByte = used / Math.max(1, conn.queuedBytes());
+    const upTo = conn.seqCovering((used - target) / perByte, keepFrom);
+    if (upTo === undefined) break;
+    const d = conn.deleteRange(0, upTo);
+    conn.add('dropped_total', d.rows);
+    conn.add('queued_bytes', -d.bytes);
+    rows += d.rows;
+    used = conn.usedBytes();
+  }
+  return { rows };
+}
+
+/**
+ * Drops rows older than max_age_days: the oldest rows by seq while their ts is before the
+ * cutoff. A row with an old ts behind a newer one (the clock was stepped back) waits until
+ * it is the oldest; age pruning never scans the whole table. Never drops rows above maxSeq.
+ */
+export function pruneByAge(conn: OutboxConnection, cutoffIso: string, maxSeq: number): Trimmed {
+  const oldest = conn.oldest();
+  if (oldest === undefined || oldest.ts >= cutoffIso || oldest.seq > maxSeq) return { rows: 0 };
+  const firstYoung = conn.firstAtOrAfter(cutoffIso);
+  const d = conn.deleteRange(0, firstYoung === undefined ? maxSeq : Math.min(maxSeq, firstYoung - 1));
+  conn.add('dropped_total', d.rows);
+  conn.add('queued_bytes', -d.bytes);
+  return { rows: d.rows };
+}
+
+/**
+ * Oldest rows to drop when the disk is full: at least `bytes` of records. Returns rows
+ * dropped (0 when there is nothing left to drop). Its own transaction.
+ */
+export function dropForSpace(conn: OutboxConnection, bytes: number): Trimmed {
+  return conn.write(() => {
+    const upTo = conn.seqCovering(bytes, Number.MAX_SAFE_INTEGER);
+    if (upTo === undefined) return { rows: 0 };
+    const d = conn.deleteRange(0, upTo);
+    conn.add('dropped_total', d.rows);
+    conn.add('queued_bytes', -d.bytes);
+    return { rows: d.rows };
+  });
+}

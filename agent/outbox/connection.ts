@@ -1,0 +1,193 @@
+import Database from 'better-sqlite3';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CorruptionError, OutboxUnavailableError } from './errors.js';
+import { createSchema, inspect, lastSeq, readMeta, type Counter, type Meta, type SchemaInit } from './schema.js';
+
+export interface ConnectionSettings {
+  synchronous: 'full' | 'normal';
+  /** WAL size at which SQLite checkpoints, and to which it truncates the WAL afterwards. */
+  walBytes: number;
+}
+
+export interface StoredRow {
+  seq: number;
+  ts: string;
+  bytes: number;
+  json: string;
+}
+
+export interface Deleted {
+  rows: number;
+  bytes: number;
+}
+
+/** Writers never wait for readers in WAL mode; this only covers checkpoints and a second agent. */
+const BUSY_TIMEOUT_MS = 1000;
+
+/** The file changed on disk: the directory entry of a new database must reach the disk too. */
+function fsyncDir(path: string): void {
+  const fd = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function quickCheck(db: Database.Database): void {
+  const rows = db.pragma('quick_check(20)') as Array<Record<string, unknown>>;
+  const messages = rows.map((r) => String(Object.values(r)[0]));
+  if (messages.length !== 1 || messages[0] !== 'ok') throw new CorruptionError(`quick_check: ${messages.slice(0, 3).join('; ')}`);
+}
+
+/**
+ * One open database with its prepared statements: the storage primitives, without policy
+ * (bounds, recovery and logging live in SqliteOutbox). All methods are synchronous and
+ * none opens a transaction; the caller wraps them in one.
+ */
+export class OutboxConnection {
+  readonly pageSize: number;
+  private readonly st;
+
+  private constructor(readonly db: Database.Database) {
+    this.pageSize = Number(db.pragma('page_size', { simple: true }));
+    this.st = {
+      insert: db.prepare<[string, number, string]>('INSERT INTO results (ts, bytes, json) VALUES (?, ?, ?)'),
+      take: db.prepare<[number, number], StoredRow>('SELECT seq, ts, bytes, json FROM results WHERE seq > ? ORDER BY seq LIMIT ?'),
+      sumRange: db.prepare<[number, number], { b: number }>('SELECT coalesce(sum(bytes), 0) AS b FROM results WHERE seq BETWEEN ? AND ?'),
+      deleteRange: db.prepare<[number, number]>('DELETE FROM results WHERE seq BETWEEN ? AND ?'),
+      oldestRows: db.prepare<[number], { seq: number; bytes: number }>('SELECT seq, bytes FROM results WHERE seq < ? ORDER BY seq'),
+      oldest: db.prepare<[], { seq: number; ts: string }>('SELECT seq, ts FROM results ORDER BY seq LIMIT 1'),
+      firstAtOrAfter: db.prepare<[string], { seq: number }>('SELECT seq FROM results WHERE ts >= ? ORDER BY seq LIMIT 1'),
+      used: db.prepare<[], { used: number }>('SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS used'),
+      pages: db.prepare<[], { pages: number; free: number }>('SELECT (SELECT page_count FROM pragma_page_count()) AS pages, (SELECT freelist_count FROM pragma_freelist_count()) AS free'),
+      add: db.prepare<[number, Counter]>('UPDATE meta SET value = value + ? WHERE key = ?'),
+      setLastDelivery: db.prepare<[string]>("UPDATE meta SET value = ? WHERE key = 'last_delivery'"),
+      queuedBytes: db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'queued_bytes'"),
+    };
+  }
+
+  /**
+   * Opens (creating when absent or empty) and checks the database. Corruption surfaces as
+   * a thrown SQLITE_CORRUPT/SQLITE_NOTADB or CorruptionError for the caller to recover
+   * from; a valid SQLite file that is not an outbox as OutboxUnavailableError.
+   */
+  static open(path: string, settings: ConnectionSettings, init: () => SchemaInit): { conn: OutboxConnection; created: boolean } {
+    const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    try {
+      // Cheap extra checks of each b-tree cell as it is read: damage from a failing SD card
+      // then shows up as SQLITE_CORRUPT (which we recover from) rather than as odd data.
+      db.pragma('cell_size_check = ON');
+      const state = inspect(db, (reason) => {
+        throw new OutboxUnavailableError(path, reason);
+      });
+      if (state === 'outbox') quickCheck(db);
+      // Freed pages are reused by later inserts either way; incremental auto-vacuum also lets
+      // the file shrink when max_mb was lowered. Only possible before the first table exists.
+      else db.pragma('auto_vacuum = INCREMENTAL');
+      const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
+      if (mode !== 'wal') throw new OutboxUnavailableError(path, `cannot switch to WAL mode (journal_mode is ${mode})`);
+      db.pragma(`synchronous = ${settings.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      db.pragma(`journal_size_limit = ${settings.walBytes}`);
+      db.pragma(`wal_autocheckpoint = ${Math.max(16, Math.floor(settings.walBytes / Number(db.pragma('page_size', { simple: true }))))}`);
+      db.pragma('foreign_keys = OFF');
+      db.pragma('secure_delete = OFF');
+      if (state === 'empty') {
+        createSchema(db, init());
+        fsyncDir(path);
+      }
+      const conn = new OutboxConnection(db);
+      conn.meta(); // validates the meta rows: a damaged meta table is corruption too
+      return { conn, created: state === 'empty' };
+    } catch (e) {
+      try {
+        db.close();
+      } catch {
+        // already failing: the original error is the one to report
+      }
+      throw e;
+    }
+  }
+
+  /** Runs fn in one IMMEDIATE transaction (the write lock up front: no upgrade deadlock). */
+  write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  insert(ts: string, bytes: number, json: string): number {
+    return Number(this.st.insert.run(ts, bytes, json).lastInsertRowid);
+  }
+
+  take(afterSeq: number, maxItems: number): IterableIterator<StoredRow> {
+    return this.st.take.iterate(afterSeq, maxItems);
+  }
+
+  deleteRange(lo: number, hi: number): Deleted {
+    const bytes = Number(this.st.sumRange.get(lo, hi)?.b ?? 0);
+    const rows = this.st.deleteRange.run(lo, hi).changes;
+    return { rows, bytes };
+  }
+
+  /** The newest seq among the oldest rows (below `before`) whose bytes add up to `bytes`. */
+  seqCovering(bytes: number, before: number): number | undefined {
+    let sum = 0;
+    let last: number | undefined;
+    for (const r of this.st.oldestRows.iterate(before)) {
+      last = r.seq;
+      sum += r.bytes;
+      if (sum >= bytes) break;
+    }
+    return last;
+  }
+
+  oldest(): { seq: number; ts: string } | undefined {
+    return this.st.oldest.get();
+  }
+
+  firstAtOrAfter(ts: string): number | undefined {
+    return this.st.firstAtOrAfter.get(ts)?.seq;
+  }
+
+  /** Bytes of pages in use (the freelist is reused before the file grows). */
+  usedBytes(): number {
+    return Number(this.st.used.get()?.used ?? 0) * this.pageSize;
+  }
+
+  pages(): { pages: number; free: number } {
+    return this.st.pages.get() ?? { pages: 0, free: 0 };
+  }
+
+  add(counter: Counter, delta: number): void {
+    if (delta !== 0) this.st.add.run(delta, counter);
+  }
+
+  setLastDelivery(iso: string): void {
+    this.st.setLastDelivery.run(iso);
+  }
+
+  queuedBytes(): number {
+    return Number(this.st.queuedBytes.get()?.value ?? 0);
+  }
+
+  meta(): Meta {
+    return readMeta(this.db);
+  }
+
+  lastSeq(): number {
+    return lastSeq(this.db);
+  }
+
+  /** Returns pages to the file system (auto_vacuum = INCREMENTAL); outside any transaction. */
+  releaseFreePages(pages: number): void {
+    this.db.pragma(`incremental_vacuum(${Math.max(0, Math.floor(pages))})`);
+  }
+
+  checkpoint(mode: 'PASSIVE' | 'RESTART' | 'TRUNCATE'): void {
+    this.db.pragma(`wal_checkpoint(${mode})`);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
