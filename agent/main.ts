@@ -123,6 +123,8 @@ function configCommand(argv: readonly string[], io: Io): number {
   return EXIT.OK;
 }
 
+const STOP_TIMEOUT_MS = 20_000;
+
 /** Resolves on the first SIGTERM or SIGINT. */
 function stopSignal(): Promise<string> {
   return new Promise((resolve) => {
@@ -159,8 +161,17 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
     if (!clock.synced()) logger.warn('system clock is not NTP-synchronized: results carry clock_synced=false until it is');
     const sig = await stopped;
     logger.info(`${sig}: stopping (rounds in flight are finished and stored)`);
-    await agent.stop();
-    await transport?.stop();
+    const graceful = (async () => {
+      await agent.stop();
+      await transport?.stop();
+      return true;
+    })();
+    // Bounded, well inside systemd's TimeoutStopSec; a second signal ends it at once.
+    const forced = Promise.race([new Promise<false>((r) => setTimeout(() => r(false), STOP_TIMEOUT_MS).unref()), stopSignal().then(() => false as const)]);
+    if (!(await Promise.race([graceful, forced]))) {
+      logger.error('graceful stop did not finish in time: exiting anyway (stored results are safe)');
+      return EXIT.SOFTWARE;
+    }
     return EXIT.OK;
   } finally {
     await prober.close();

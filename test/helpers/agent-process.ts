@@ -83,9 +83,17 @@ export class AgentProcess {
     this.child.kill(signal);
   }
 
-  /** SIGTERM, as `systemctl stop` sends, and the exit status. */
-  async stop(): Promise<Exit> {
+  /** SIGTERM, as `systemctl stop` sends, and the exit status; SIGKILL and throw if it hangs. */
+  async stop(timeoutMs = 30_000): Promise<Exit> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
-    return this.exited;
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<null>((r) => (timer = setTimeout(() => r(null), timeoutMs)));
+    const exit = await Promise.race([this.exited, hung]);
+    clearTimeout(timer);
+    if (exit === null) {
+      this.child.kill('SIGKILL');
+      throw new Error(`agent did not stop within ${timeoutMs} ms of SIGTERM:\n${this.log}`);
+    }
+    return exit;
   }
 }
