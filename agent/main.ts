@@ -6,7 +6,9 @@ import { ConfigError, configPath, loadConfigFile, resolveSettings } from './conf
 import type { ClockStatus } from './core/clock.js';
 import { PrivilegeError } from './core/probe.js';
 import { loadNativeAddon } from './native/addon.js';
+import { formatOutboxStats } from './cli/outbox-output.js';
 import { OutboxError } from './outbox/errors.js';
+import { exportOutbox, readOutboxStats } from './outbox/read-only.js';
 import { openOutbox } from './outbox/sqlite-outbox.js';
 import { EngineClient } from './probe/icmp/engine-client.js';
 import { IcmpProber } from './probe/icmp/icmp-prober.js';
@@ -15,7 +17,7 @@ import { Scheduler } from './schedule/scheduler.js';
 import { AgentService } from './service/agent-service.js';
 import { LineLogger } from './service/line-logger.js';
 import { NtpClock } from './service/ntp-clock.js';
-import { createTransport, Drainer, UplinkConfigError } from './uplink/index.js';
+import { createTransport, Drainer, generateDeviceKeys, KeyFileExistsError, UplinkConfigError } from './uplink/index.js';
 import { agentVersion, RELEASE_FLOOR } from './version.js';
 
 export interface Io {
@@ -29,8 +31,12 @@ export const USAGE = `Usage: fleetprobe <command> [options]
 Commands:
   probe [options] <target...>   one-shot ICMP rounds with ping-style output
   run [--config <file>]         run the agent: probe on schedule, buffer, send over MQTT
-  config check [<file>]         validate a config file (default: --config, $FLEETPROBE_CONFIG,
-                                or /etc/fleetprobe/config.json) without running anything
+  config check [<file>]         validate a config file without running anything
+  outbox stats [--json]         what the local buffer holds (rows, bytes, oldest, dropped, ...)
+  outbox export --ndjson        every buffered result, oldest first, one JSON object per line
+  keys generate --out <dir>     make the device's ES256 key pair; prints the public key
+
+The config file is --config <file>, else $FLEETPROBE_CONFIG, else /etc/fleetprobe/config.json.
 
 Options:
   -h, --help      show this help (also after a command)
@@ -59,6 +65,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return await run(rest, io);
       case 'config':
         return configCommand(rest, io);
+      case 'outbox':
+        return outboxCommand(rest, io);
+      case 'keys':
+        return keysCommand(rest, io);
       default:
         throw new UsageError(`unknown command '${command}' (try: fleetprobe --help)`);
     }
@@ -84,6 +94,10 @@ function reportError(err: unknown, io: Io): number {
   if (err instanceof UplinkConfigError) {
     io.stderr.write(`fleetprobe: ${err.message}\n`);
     return EXIT.CONFIG;
+  }
+  if (err instanceof KeyFileExistsError) {
+    io.stderr.write(`fleetprobe: ${err.message}\n`);
+    return EXIT.CANTCREAT;
   }
   if (err instanceof OutboxError) {
     io.stderr.write(`fleetprobe: ${err.message}\n`);
@@ -124,6 +138,33 @@ function configCommand(argv: readonly string[], io: Io): number {
 }
 
 const STOP_TIMEOUT_MS = 20_000;
+
+function outboxCommand(argv: readonly string[], io: Io): number {
+  const [sub, ...rest] = argv;
+  if (sub !== 'stats' && sub !== 'export') throw new UsageError(sub === undefined ? 'outbox: missing subcommand (stats, export)' : `outbox: unknown subcommand '${sub}'`);
+  const { values } = parseCommandArgs(rest, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, ndjson: { type: 'boolean' } });
+  const config = loadConfigFile(configPath(values.config, io.env));
+  const { outboxPath } = resolveSettings(config, io.env);
+  if (sub === 'stats') {
+    const stats = readOutboxStats(outboxPath);
+    io.stdout.write(values.json ? `${JSON.stringify({ path: outboxPath, ...stats })}\n` : `${formatOutboxStats(outboxPath, stats)}\n`);
+    return EXIT.OK;
+  }
+  if (!values.ndjson) throw new UsageError('outbox export: say --ndjson (the only format so far)');
+  exportOutbox(outboxPath, (line) => io.stdout.write(`${line}\n`));
+  return EXIT.OK;
+}
+
+function keysCommand(argv: readonly string[], io: Io): number {
+  const [sub, ...rest] = argv;
+  if (sub !== 'generate') throw new UsageError(sub === undefined ? 'keys: missing subcommand (generate)' : `keys: unknown subcommand '${sub}'`);
+  const { values } = parseCommandArgs(rest, { out: { type: 'string', short: 'o' } });
+  if (!values.out) throw new UsageError('keys generate: --out <dir> is required');
+  const keys = generateDeviceKeys(values.out);
+  io.stderr.write(`fleetprobe: wrote ${keys.privateKeyPath} (keep it secret) and ${keys.publicKeyPath}; register this public key for the device:\n`);
+  io.stdout.write(keys.publicKeyPem);
+  return EXIT.OK;
+}
 
 /** Resolves on the first SIGTERM or SIGINT. */
 function stopSignal(): Promise<string> {
