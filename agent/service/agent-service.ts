@@ -34,6 +34,7 @@ export function toSpec(p: ProbeConfig): IcmpProbeSpec {
 export class AgentService {
   readonly counters: AgentCounters = { rounds: 0, results: 0, append_failures: 0, last_commit: null };
   private ops: OperationalConfig | null = null;
+  private lastSynced: boolean | null = null;
 
   constructor(private readonly deps: AgentServiceDeps) {}
 
@@ -79,6 +80,11 @@ export class AgentService {
   private async round(spec: IcmpProbeSpec, start: Date): Promise<number[]> {
     const results = await this.deps.prober.runRound([spec], start);
     const synced = this.deps.clock.synced();
+    if (this.lastSynced !== null && synced !== this.lastSynced) {
+      if (synced) this.deps.logger.info('system clock is now synchronized: results carry clock_synced=true');
+      else this.deps.logger.warn('system clock lost synchronization: results carry clock_synced=false');
+    }
+    this.lastSynced = synced;
     let seqs: number[];
     try {
       seqs = this.deps.outbox.append(results.map((r) => ({ ...r, clock_synced: synced })));
