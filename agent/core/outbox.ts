@@ -19,7 +19,7 @@ export interface OutboxStats {
   newest: string | null;
   /** Results ever dropped unsent (bound reached, disk full), persisted across restarts. */
   dropped_total: number;
-  /** Results ever appended to this stream (the next seq minus one). */
+  /** Results ever appended to this stream (seqs may skip after a recovery or an unclean stop). */
   generated_total: number;
   /** Results ever acknowledged by the broker. */
   delivered_total: number;
@@ -36,7 +36,10 @@ export interface OutboxStats {
  * await: all of them are synchronous.
  */
 export interface Outbox {
-  /** Random id made when the database was created; (device, stream, seq) identifies a result. */
+  /**
+   * Random id made when the database was created; (device, stream, seq) identifies a result.
+   * It changes at runtime if a corrupt database is replaced: read it for every batch.
+   */
   readonly stream: string;
   /** Commits one round's results atomically; returns their seqs (increasing forever). */
   append(results: readonly ProbeResult[]): number[];

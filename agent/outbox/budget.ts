@@ -5,10 +5,12 @@ const MiB = 1024 * 1024;
 const SHM_BYTES = 32 * 1024;
 
 /**
- * How max_mb is split between the files: the WAL gets 1/16 (between 64 KiB and 4 MiB,
- * checkpointed and truncated at that size), the -shm its 32 KiB, the table pages the rest.
- * Dropping goes below the data limit by a hysteresis (1/64), so that a full outbox drops
- * in chunks instead of a few rows every round.
+ * How max_mb is split between the files: the WAL gets 1/16 (between 64 KiB and 4 MiB), the
+ * -shm its 32 KiB, the table pages the rest. SQLite checkpoints when the WAL reaches half
+ * its share, so that the transaction that crosses that mark (a round and a trim) still
+ * ends within it; the WAL file is truncated back to its share. Dropping goes below the data
+ * limit by a hysteresis (1/128), so that a full outbox drops in chunks instead of a few
+ * rows every round.
  */
 export interface Budget {
   totalBytes: number;
@@ -21,7 +23,7 @@ export function budgetFor(maxMb: number, pageSize = 4096): Budget {
   const totalBytes = Math.floor(maxMb * MiB);
   const walBytes = Math.min(4 * MiB, Math.max(64 * 1024, Math.floor(totalBytes / 16 / pageSize) * pageSize));
   const dataBytes = Math.max(16 * pageSize, totalBytes - walBytes - SHM_BYTES);
-  const hysteresisBytes = Math.max(pageSize, Math.floor(dataBytes / 64));
+  const hysteresisBytes = Math.max(4 * pageSize, Math.floor(dataBytes / 128));
   return { totalBytes, walBytes, dataBytes, hysteresisBytes };
 }
 
@@ -31,13 +33,14 @@ export interface Trimmed {
 
 /**
  * Drops the oldest rows (below `keepFrom`, i.e. never the round being committed) until the
- * pages in use fit the data budget. Call inside the append transaction. Freed pages stay in
- * the file's freelist and are reused by the next inserts, so the file does not grow.
+ * pages in use fit `limitBytes` (the data budget, or less when the disk is short of space).
+ * Call inside the append transaction. Freed pages stay in the file's freelist and are
+ * reused by the next inserts, so the file does not grow.
  */
-export function trimToBudget(conn: OutboxConnection, budget: Budget, keepFrom: number): Trimmed {
+export function trimToBudget(conn: OutboxConnection, limitBytes: number, hysteresisBytes: number, keepFrom: number): Trimmed {
   let used = conn.usedBytes();
-  if (used <= budget.dataBytes) return { rows: 0 };
-  const target = budget.dataBytes - budget.hysteresisBytes;
+  if (used <= limitBytes) return { rows: 0 };
+  const target = limitBytes - hysteresisBytes;
   let rows = 0;
   while (used > target) {
     // Page bytes per stored JSON byte (b-tree overhead, partly filled pages): turns the
@@ -67,19 +70,4 @@ export function pruneByAge(conn: OutboxConnection, cutoffIso: string, maxSeq: nu
   conn.add('dropped_total', d.rows);
   conn.add('queued_bytes', -d.bytes);
   return { rows: d.rows };
-}
-
-/**
- * Oldest rows to drop when the disk is full: at least `bytes` of records. Returns rows
- * dropped (0 when there is nothing left to drop). Its own transaction.
- */
-export function dropForSpace(conn: OutboxConnection, bytes: number): Trimmed {
-  return conn.write(() => {
-    const upTo = conn.seqCovering(bytes, Number.MAX_SAFE_INTEGER);
-    if (upTo === undefined) return { rows: 0 };
-    const d = conn.deleteRange(0, upTo);
-    conn.add('dropped_total', d.rows);
-    conn.add('queued_bytes', -d.bytes);
-    return { rows: d.rows };
-  });
 }

@@ -1,12 +1,12 @@
 import Database from 'better-sqlite3';
-import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CorruptionError, OutboxUnavailableError } from './errors.js';
 import { createSchema, inspect, lastSeq, readMeta, type Counter, type Meta, type SchemaInit } from './schema.js';
 
 export interface ConnectionSettings {
   synchronous: 'full' | 'normal';
-  /** WAL size at which SQLite checkpoints, and to which it truncates the WAL afterwards. */
+  /** The WAL's share of max_mb: checkpoint at half of it, truncate the file back to it. */
   walBytes: number;
 }
 
@@ -49,9 +49,15 @@ function quickCheck(db: Database.Database): void {
 export class OutboxConnection {
   readonly pageSize: number;
   private readonly st;
+  /** Device and inode of the file at open: SQLite in WAL mode does not notice it being unlinked. */
+  private readonly identity: string;
 
-  private constructor(readonly db: Database.Database) {
+  private constructor(
+    readonly db: Database.Database,
+    private readonly path: string,
+  ) {
     this.pageSize = Number(db.pragma('page_size', { simple: true }));
+    this.identity = OutboxConnection.identityOf(path) ?? '';
     this.st = {
       insert: db.prepare<[string, number, string]>('INSERT INTO results (ts, bytes, json) VALUES (?, ?, ?)'),
       take: db.prepare<[number, number], StoredRow>('SELECT seq, ts, bytes, json FROM results WHERE seq > ? ORDER BY seq LIMIT ?'),
@@ -64,6 +70,9 @@ export class OutboxConnection {
       pages: db.prepare<[], { pages: number; free: number }>('SELECT (SELECT page_count FROM pragma_page_count()) AS pages, (SELECT freelist_count FROM pragma_freelist_count()) AS free'),
       add: db.prepare<[number, Counter]>('UPDATE meta SET value = value + ? WHERE key = ?'),
       setLastDelivery: db.prepare<[string]>("UPDATE meta SET value = ? WHERE key = 'last_delivery'"),
+      setSeqReserved: db.prepare<[number]>("UPDATE meta SET value = ? WHERE key = 'seq_reserved'"),
+      raiseSeq: db.prepare<[number]>("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'results'"),
+      seedSeq: db.prepare<[number]>("INSERT INTO sqlite_sequence (name, seq) VALUES ('results', ?)"),
       queuedBytes: db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'queued_bytes'"),
     };
   }
@@ -73,7 +82,7 @@ export class OutboxConnection {
    * a thrown SQLITE_CORRUPT/SQLITE_NOTADB or CorruptionError for the caller to recover
    * from; a valid SQLite file that is not an outbox as OutboxUnavailableError.
    */
-  static open(path: string, settings: ConnectionSettings, init: () => SchemaInit): { conn: OutboxConnection; created: boolean } {
+  static open(path: string, settings: ConnectionSettings, init: () => SchemaInit): OutboxConnection {
     const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     try {
       // Cheap extra checks of each b-tree cell as it is read: damage from a failing SD card
@@ -88,18 +97,22 @@ export class OutboxConnection {
       else db.pragma('auto_vacuum = INCREMENTAL');
       const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
       if (mode !== 'wal') throw new OutboxUnavailableError(path, `cannot switch to WAL mode (journal_mode is ${mode})`);
-      db.pragma(`synchronous = ${settings.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       db.pragma(`journal_size_limit = ${settings.walBytes}`);
-      db.pragma(`wal_autocheckpoint = ${Math.max(16, Math.floor(settings.walBytes / Number(db.pragma('page_size', { simple: true }))))}`);
+      const pageSize = Number(db.pragma('page_size', { simple: true }));
+      db.pragma(`wal_autocheckpoint = ${Math.max(8, Math.floor(settings.walBytes / 2 / pageSize))}`);
       db.pragma('foreign_keys = OFF');
       db.pragma('secure_delete = OFF');
       if (state === 'empty') {
+        // The new stream is durable whatever `synchronous` says: a stream id that a power
+        // loss could take back would be handed out again as a different one.
+        db.pragma('synchronous = FULL');
         createSchema(db, init());
         fsyncDir(path);
       }
-      const conn = new OutboxConnection(db);
+      const conn = new OutboxConnection(db, path);
+      conn.setSynchronous(settings.synchronous);
       conn.meta(); // validates the meta rows: a damaged meta table is corruption too
-      return { conn, created: state === 'empty' };
+      return conn;
     } catch (e) {
       try {
         db.close();
@@ -110,9 +123,24 @@ export class OutboxConnection {
     }
   }
 
+  private static identityOf(path: string): string | undefined {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st === undefined ? undefined : `${st.dev}:${st.ino}`;
+  }
+
+  /** False when the file at the path is no longer the one we have open (deleted, replaced). */
+  stillAtPath(): boolean {
+    return OutboxConnection.identityOf(this.path) === this.identity;
+  }
+
   /** Runs fn in one IMMEDIATE transaction (the write lock up front: no upgrade deadlock). */
   write<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
+  }
+
+  /** Outside transactions only (SQLite refuses to change it inside one). */
+  setSynchronous(mode: 'full' | 'normal'): void {
+    this.db.pragma(`synchronous = ${mode === 'full' ? 'FULL' : 'NORMAL'}`);
   }
 
   insert(ts: string, bytes: number, json: string): number {
@@ -164,6 +192,15 @@ export class OutboxConnection {
 
   setLastDelivery(iso: string): void {
     this.st.setLastDelivery.run(iso);
+  }
+
+  setSeqReserved(seq: number): void {
+    this.st.setSeqReserved.run(seq);
+  }
+
+  /** Makes the next seq follow `seq` (never lowers it). */
+  raiseSeq(seq: number): void {
+    if (this.st.raiseSeq.run(seq).changes === 0) this.st.seedSeq.run(seq);
   }
 
   queuedBytes(): number {

@@ -27,19 +27,21 @@ export class OutboxUnavailableError extends OutboxError {
 }
 
 /**
- * append() could not store a round even after dropping every older stored result (the
- * file system is full). The round is lost; the outbox stays usable and the caller should
- * log this and keep probing.
+ * The file system is full and nothing more could be freed: append() could not store a round
+ * even after dropping the older results it could (the round is lost: `results` says how
+ * many), or ack()/drop() could not delete. The outbox stays usable: the caller logs the
+ * message and carries on (keeps probing; an unacknowledged batch is simply sent again).
  */
 export class OutboxFullError extends OutboxError {
   override readonly name = 'OutboxFullError';
   constructor(
     readonly path: string,
-    /** Results of the round that could not be stored. */
-    readonly results: number,
     readonly sqliteCode: string,
+    detail: string,
+    /** Results of the round that could not be stored (0 for ack/drop). */
+    readonly results = 0,
   ) {
-    super('OUTBOX_FULL', `outbox ${path}: disk full (${sqliteCode}): ${results} results of this round not stored, although every older result was dropped`);
+    super('OUTBOX_FULL', `outbox ${path}: disk full (${sqliteCode}): ${detail}`);
   }
 }
 
@@ -79,8 +81,13 @@ export function isFull(e: unknown): boolean {
 }
 
 /** The file we hold open was unlinked or renamed under us (someone deleted outbox.db). */
+export class FileMovedError extends Error {
+  override readonly name = 'FileMovedError';
+  readonly code = 'SQLITE_READONLY_DBMOVED';
+}
+
 export function isMoved(e: unknown): boolean {
-  return sqliteCode(e) === 'SQLITE_READONLY_DBMOVED';
+  return e instanceof FileMovedError || sqliteCode(e) === 'SQLITE_READONLY_DBMOVED';
 }
 
 export function errorText(e: unknown): string {

@@ -2,3 +2,4 @@
 export { openOutbox, SqliteOutbox, type OutboxOptions } from './sqlite-outbox.js';
 export { exportOutbox, readOutboxStats } from './read-only.js';
 export { NotAnOutboxError, OutboxError, OutboxFullError, OutboxUnavailableError } from './errors.js';
+export type { FreeSpace } from './disk-space.js';

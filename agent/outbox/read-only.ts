@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import type { OutboxStats } from '../core/outbox.js';
-import { NotAnOutboxError, OutboxUnavailableError } from './errors.js';
+import { errorText, NotAnOutboxError, OutboxUnavailableError } from './errors.js';
 import { inspect } from './schema.js';
 import { collectStats, fileBytes } from './stats.js';
 import { snapshotImage } from './wal-snapshot.js';
@@ -18,7 +18,12 @@ import { snapshotImage } from './wal-snapshot.js';
 function openReadOnly(path: string): Database.Database {
   if (!existsSync(path)) throw new OutboxUnavailableError(path, 'does not exist');
   const live = existsSync(`${path}-wal`) && existsSync(`${path}-shm`);
-  const db = live ? new Database(path, { readonly: true, fileMustExist: true }) : new Database(snapshotImage(path), { readonly: true });
+  let db: Database.Database;
+  try {
+    db = live ? new Database(path, { readonly: true, fileMustExist: true }) : new Database(snapshotImage(path), { readonly: true });
+  } catch (e) {
+    throw new OutboxUnavailableError(path, `cannot read: ${errorText(e)}`);
+  }
   try {
     const state = inspect(db, (reason) => {
       throw new NotAnOutboxError(path, reason);

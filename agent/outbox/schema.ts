@@ -22,7 +22,7 @@ CREATE TABLE meta (
 `;
 
 /** Counters kept in the meta table; each is changed in the transaction that causes it. */
-export type Counter = 'dropped_total' | 'delivered_total' | 'corrupt_total' | 'queued_bytes';
+export type Counter = 'generated_total' | 'dropped_total' | 'delivered_total' | 'queued_bytes';
 
 export interface SchemaInit {
   stream: string;
@@ -60,7 +60,9 @@ export function createSchema(db: Database.Database, init: SchemaInit): void {
     const put = db.prepare<[string, string | number | null]>('INSERT INTO meta (key, value) VALUES (?, ?)');
     put.run('stream', init.stream);
     put.run('created', init.created);
-    put.run('seq_base', init.seqBase);
+    // Seqs up to this one may have been handed out (see SqliteOutbox: synchronous normal).
+    put.run('seq_reserved', init.seqBase);
+    put.run('generated_total', 0);
     put.run('dropped_total', 0);
     put.run('delivered_total', 0);
     put.run('last_delivery', null);
@@ -75,7 +77,8 @@ export function createSchema(db: Database.Database, init: SchemaInit): void {
 export interface Meta {
   stream: string;
   created: string;
-  seq_base: number;
+  seq_reserved: number;
+  generated_total: number;
   dropped_total: number;
   delivered_total: number;
   last_delivery: string | null;
@@ -93,11 +96,13 @@ export function readMeta(db: Database.Database): Meta {
   };
   const stream = m.get('stream');
   if (typeof stream !== 'string') throw new CorruptionError('meta stream is missing');
+  const created = m.get('created');
   const last = m.get('last_delivery');
   return {
     stream,
-    created: typeof m.get('created') === 'string' ? (m.get('created') as string) : '',
-    seq_base: num('seq_base'),
+    created: typeof created === 'string' ? created : '',
+    seq_reserved: num('seq_reserved'),
+    generated_total: num('generated_total'),
     dropped_total: num('dropped_total'),
     delivered_total: num('delivered_total'),
     last_delivery: typeof last === 'string' ? last : null,

@@ -1,13 +1,15 @@
-import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
 import type { Logger } from '../core/logger.js';
 import type { Outbox, OutboxItem, OutboxStats } from '../core/outbox.js';
 import type { ProbeResult } from '../core/result.js';
-import { budgetFor, dropForSpace, pruneByAge, trimToBudget, type Budget } from './budget.js';
-import { OutboxConnection, type Deleted } from './connection.js';
+import { budgetFor, pruneByAge, trimToBudget, type Budget } from './budget.js';
+import type { OutboxConnection } from './connection.js';
+import { deleteSeqs } from './deletes.js';
+import { keepRoom, makeRoom, planSpace, releasePages, reserveFor, statfsFreeSpace, type FreeSpace, type SpacePlan } from './disk-space.js';
 import { DropReporter } from './drop-reporter.js';
-import { errorText, isCorruption, isFull, isMoved, OutboxError, OutboxFullError, OutboxUnavailableError, sqliteCode } from './errors.js';
+import { FileMovedError, isCorruption, isFull, isMoved, OutboxFullError, sqliteCode } from './errors.js';
 import { preflight } from './preflight.js';
-import { quarantine } from './quarantine.js';
+import { connect, reconnect, type ConnectParams } from './recovery.js';
 import { collectStats, fileBytes } from './stats.js';
 
 export interface OutboxOptions {
@@ -17,6 +19,8 @@ export interface OutboxOptions {
   synchronous: 'full' | 'normal';
   logger: Logger;
   now?: () => Date;
+  /** Free bytes on the file system of a directory (default: statfs); for tests. */
+  freeSpace?: FreeSpace;
 }
 
 interface Row {
@@ -25,20 +29,22 @@ interface Row {
   json: string;
 }
 
-const DAY_MS = 86_400_000;
-const P = 'outbox: ';
-
-/** Sorted, deduplicated seqs as [lo, hi] runs of consecutive numbers: one DELETE per run. */
-function runs(seqs: readonly number[]): Array<[number, number]> {
-  const sorted = [...new Set(seqs)].sort((a, b) => a - b);
-  const out: Array<[number, number]> = [];
-  for (const s of sorted) {
-    const last = out[out.length - 1];
-    if (last !== undefined && s === last[1] + 1) last[1] = s;
-    else out.push([s, s]);
-  }
-  return out;
+interface Dropped {
+  aged: number;
+  trimmed: number;
 }
+
+const DAY_MS = 86_400_000;
+/** Attempts to free space for one round after SQLITE_FULL (each frees twice the last). */
+const MAX_FULL_ATTEMPTS = 8;
+/**
+ * With synchronous normal the newest commits can be lost on power loss, and with them the
+ * seq counter: seqs already handed out (and maybe delivered) would be given to other
+ * results. So seqs are reserved in blocks by a commit that is synced (FULL for that one
+ * transaction), and after an unclean stop the counter resumes above the reservation.
+ */
+const SEQ_BLOCK = 10_000;
+const P = 'outbox: ';
 
 /** Opens (or creates) the outbox at opts.path. Throws OutboxUnavailableError (one line) when it cannot. */
 export function openOutbox(opts: OutboxOptions): SqliteOutbox {
@@ -51,28 +57,36 @@ export function openOutbox(opts: OutboxOptions): SqliteOutbox {
 
 /**
  * The agent's durable store (see README.md here for the guarantees). Every public method is
- * synchronous and runs at most a few short transactions; corruption found while running is
- * recovered from in place (new file, new stream) and the call is retried once.
+ * synchronous and runs a few short transactions at most; corruption found while running is
+ * recovered from in place (new file, new stream, seqs continue) and the call run once more.
  */
 export class SqliteOutbox implements Outbox {
   private conn: OutboxConnection | undefined;
   private streamId = '';
-  /** Highest seq handed out: a database recreated while running continues after it. */
+  /** Highest seq handed out (or in the file): a database recreated while running continues after it. */
   private seqHigh = 0;
+  private seqReserved = 0;
+  /** After an unclean stop: the first append first moves the seq counter up to here. */
+  private raiseTo = 0;
   private corruptTotal = 0;
+  private closed = false;
   private readonly budget: Budget;
   private readonly now: () => Date;
   private readonly drops: DropReporter;
+  private readonly freeSpace: FreeSpace;
 
   constructor(private readonly opts: OutboxOptions) {
     this.now = opts.now ?? (() => new Date());
     this.budget = budgetFor(opts.max_mb);
     this.drops = new DropReporter(opts.logger, this.now, P);
-    this.conn = this.connect(0);
-    // max_mb or max_age_days may have been lowered since the last run.
-    const conn = this.connection();
-    this.reportBounds(conn.write(() => this.applyBounds(conn, Number.MAX_SAFE_INTEGER)));
-    this.shrinkFile();
+    this.freeSpace = opts.freeSpace ?? statfsFreeSpace;
+    this.conn = this.adopt(connect(this.connectParams()));
+    try {
+      this.boundAtOpen(this.conn);
+    } catch (e) {
+      this.conn.close();
+      throw e;
+    }
     const s = this.stats();
     opts.logger.info(`${P}${opts.path}: stream ${s.stream}, ${s.rows} results queued (${s.bytes} bytes), last seq ${this.seqHigh}, synchronous ${opts.synchronous}, max_mb ${opts.max_mb}`);
   }
@@ -106,50 +120,37 @@ export class SqliteOutbox implements Outbox {
 
   ack(seqs: readonly number[]): void {
     if (seqs.length === 0) return;
-    this.guarded(() => {
-      const conn = this.connection();
-      conn.write(() => {
-        const d = this.deleteRuns(conn, seqs);
-        conn.add('delivered_total', d.rows);
-        conn.add('queued_bytes', -d.bytes);
-        conn.setLastDelivery(this.now().toISOString());
-      });
-    });
+    this.guarded(() => deleteSeqs(this.connection(), { seqs, counter: 'delivered_total', deliveredAt: this.now().toISOString(), path: this.opts.path }));
   }
 
   drop(seqs: readonly number[], reason: string): void {
     if (seqs.length === 0) return;
-    this.guarded(() => {
-      const conn = this.connection();
-      const d = conn.write(() => {
-        const d = this.deleteRuns(conn, seqs);
-        conn.add('dropped_total', d.rows);
-        conn.add('queued_bytes', -d.bytes);
-        return d;
-      });
-      this.reportDrops(reason, d.rows);
-    });
+    this.guarded(() => this.reportDrops(reason, deleteSeqs(this.connection(), { seqs, counter: 'dropped_total', path: this.opts.path }).rows));
   }
 
   stats(): OutboxStats {
     return this.guarded(() => collectStats(this.connection().db, fileBytes(this.opts.path)));
   }
 
-  /** Runs `PRAGMA integrity_check` (slow: reads everything); 'ok' or the problems found. */
+  /** `PRAGMA integrity_check` (slow: reads every page): 'ok' or the problems found. */
   integrityCheck(): string {
     const rows = this.connection().db.pragma('integrity_check') as Array<Record<string, unknown>>;
     return rows.map((r) => String(Object.values(r)[0])).join('; ');
   }
 
   close(): void {
-    if (this.conn === undefined) return;
-    try {
-      this.drops.flush(this.conn.meta().dropped_total);
-    } catch {
-      // closing anyway; the counter itself is in the file
-    }
-    this.conn.close();
+    this.closed = true;
+    const conn = this.conn;
+    if (conn === undefined) return;
     this.conn = undefined;
+    try {
+      this.drops.flush(conn.meta().dropped_total);
+      // A clean stop hands nothing out beyond the last seq: the next start needs no skip.
+      if (this.seqReserved > this.seqHigh) this.reserveSeqs(conn, this.seqHigh, () => undefined);
+    } catch {
+      // closing anyway: the reservation only means a gap in seqs at the next start
+    }
+    conn.close();
   }
 
   private appendRows(rows: readonly Row[]): number[] {
@@ -157,72 +158,72 @@ export class SqliteOutbox implements Outbox {
     for (let attempt = 0; ; attempt++) {
       const conn = this.connection();
       try {
-        const seqs = this.commitRound(conn, rows, roundBytes);
-        this.seqHigh = Math.max(this.seqHigh, seqs[seqs.length - 1] ?? 0);
-        return seqs;
+        return this.commitRound(conn, rows, roundBytes);
       } catch (e) {
         if (!isFull(e)) throw e;
-        this.makeRoom(conn, e, rows.length, roundBytes, attempt);
+        // Each attempt frees twice as much as the last; gives up when nothing could be freed.
+        const room = makeRoom(conn, reserveFor(roundBytes) * 2 ** attempt);
+        this.reportDrops('disk full', room.dropped);
+        if ((room.dropped === 0 && room.released === 0) || attempt >= MAX_FULL_ATTEMPTS) {
+          const why = conn.meta().queued_bytes === 0 ? 'no older results left to drop' : `${room.dropped} older results dropped, but no more space could be freed`;
+          throw new OutboxFullError(this.opts.path, sqliteCode(e) ?? 'SQLITE_FULL', `${rows.length} results of this round not stored (${why})`, rows.length);
+        }
       }
     }
   }
 
-  /** One transaction: the round's rows, and the drops that make room for them, or nothing. */
+  /** One transaction: the round's rows and the drops that make room for them, or nothing. */
   private commitRound(conn: OutboxConnection, rows: readonly Row[], roundBytes: number): number[] {
-    const { seqs, dropped } = conn.write(() => {
+    const available = this.freeSpace(dirname(this.opts.path));
+    let plan: SpacePlan | undefined;
+    let dropped: Dropped = { aged: 0, trimmed: 0 };
+    const body = (): number[] => {
+      if (this.raiseTo > 0) conn.raiseSeq(this.raiseTo);
+      plan = planSpace(this.budget, conn.pages().pages * conn.pageSize, available, roundBytes);
       const seqs = rows.map((r) => conn.insert(r.ts, r.bytes, r.json));
+      conn.add('generated_total', rows.length);
       conn.add('queued_bytes', roundBytes);
-      return { seqs, dropped: this.applyBounds(conn, seqs[0] ?? 0) };
-    });
-    this.reportBounds(dropped);
+      dropped = this.applyBounds(conn, seqs[0] ?? 0, plan);
+      return seqs;
+    };
+    const last = this.seqHigh + rows.length;
+    const seqs = this.opts.synchronous === 'normal' && last > this.seqReserved ? this.reserveSeqs(conn, last + SEQ_BLOCK, body) : conn.write(body);
+    this.seqHigh = Math.max(this.seqHigh, seqs[seqs.length - 1] ?? 0);
+    this.raiseTo = 0;
+    this.reportBounds(dropped, plan);
+    if (plan?.low === true) keepRoom(conn, plan);
     return seqs;
   }
 
+  /** Runs body in a transaction that also records `upTo` as reserved, synced to disk (FULL). */
+  private reserveSeqs<T>(conn: OutboxConnection, upTo: number, body: () => T): T {
+    conn.setSynchronous('full');
+    try {
+      const out = conn.write(() => {
+        conn.setSeqReserved(upTo);
+        return body();
+      });
+      this.seqReserved = upTo;
+      return out;
+    } finally {
+      conn.setSynchronous(this.opts.synchronous);
+    }
+  }
+
   /** Age first (those rows go anyway), then size; never rows from seq `keepFrom` on. Inside a transaction. */
-  private applyBounds(conn: OutboxConnection, keepFrom: number): { aged: number; trimmed: number } {
+  private applyBounds(conn: OutboxConnection, keepFrom: number, plan: Pick<SpacePlan, 'limitBytes' | 'hysteresisBytes'>): Dropped {
     let aged = 0;
     if (this.opts.max_age_days !== undefined) {
       const cutoff = new Date(this.now().getTime() - this.opts.max_age_days * DAY_MS).toISOString();
       aged = pruneByAge(conn, cutoff, keepFrom - 1).rows;
     }
-    return { aged, trimmed: trimToBudget(conn, this.budget, keepFrom).rows };
+    return { aged, trimmed: trimToBudget(conn, plan.limitBytes, plan.hysteresisBytes, keepFrom).rows };
   }
 
-  private reportBounds(d: { aged: number; trimmed: number }): void {
+  private reportBounds(d: Dropped, plan?: SpacePlan): void {
     this.reportDrops(`older than max_age_days ${this.opts.max_age_days}`, d.aged);
-    this.reportDrops(`max_mb ${this.opts.max_mb} reached`, d.trimmed);
-  }
-
-  /**
-   * SQLITE_FULL: the transaction was rolled back. Checkpoint so the WAL is reused from its
-   * start (no new blocks needed), then drop the oldest rows, twice as many each attempt,
-   * so their pages take the round. Throws OutboxFullError when there is nothing to drop.
-   */
-  private makeRoom(conn: OutboxConnection, e: unknown, results: number, roundBytes: number, attempt: number): void {
-    const code = sqliteCode(e) ?? 'SQLITE_FULL';
-    try {
-      conn.checkpoint('RESTART');
-    } catch {
-      // a checkpoint that cannot extend the database file fails too; dropping still helps
-    }
-    let dropped = 0;
-    try {
-      dropped = dropForSpace(conn, Math.max(2 * roundBytes, 64 * 1024) * 2 ** attempt).rows;
-    } catch (e2) {
-      if (!isFull(e2)) throw e2;
-    }
-    if (dropped === 0) throw new OutboxFullError(this.opts.path, results, code);
-    this.reportDrops('disk full', dropped);
-  }
-
-  private deleteRuns(conn: OutboxConnection, seqs: readonly number[]): Deleted {
-    const total = { rows: 0, bytes: 0 };
-    for (const [lo, hi] of runs(seqs)) {
-      const d = conn.deleteRange(lo, hi);
-      total.rows += d.rows;
-      total.bytes += d.bytes;
-    }
-    return total;
+    const lowDisk = plan !== undefined && plan.limitBytes < this.budget.dataBytes;
+    this.reportDrops(lowDisk ? 'file system almost full' : `max_mb ${this.opts.max_mb} reached`, d.trimmed);
   }
 
   private reportDrops(reason: string, rows: number): void {
@@ -232,80 +233,61 @@ export class SqliteOutbox implements Outbox {
   /** Runs op; on corruption (or the file deleted under us) recovers and runs it once more. */
   private guarded<T>(op: () => T): T {
     try {
+      // One stat per call: SQLite in WAL mode would write on into an unlinked file, lost at restart.
+      if (this.conn !== undefined && !this.conn.stillAtPath()) throw new FileMovedError('the file at the path is not the one open');
       return op();
     } catch (e) {
       if (!isCorruption(e) && !isMoved(e)) throw e;
-      this.recover(e);
+      try {
+        this.conn?.close();
+      } catch {
+        // the file is damaged; closing is best effort
+      }
+      this.conn = undefined;
+      this.conn = this.adopt(reconnect(this.connectParams(), e, isCorruption(e)));
       return op();
     }
   }
 
   private connection(): OutboxConnection {
+    if (this.closed) throw new Error(`outbox ${this.opts.path}: used after close()`);
     // After a failed recovery (e.g. the directory became read-only) every call tries again.
-    this.conn ??= this.connect(this.seqHigh);
+    this.conn ??= this.adopt(connect(this.connectParams()));
     return this.conn;
   }
 
-  private recover(e: unknown): void {
-    const corrupt = isCorruption(e);
-    try {
-      this.conn?.close();
-    } catch {
-      // the file is damaged; closing is best effort
-    }
-    this.conn = undefined;
-    const before = this.streamId;
-    if (corrupt) {
-      const q = quarantine(this.opts.path, this.now());
-      this.corruptTotal++;
-      this.conn = this.connect(this.seqHigh);
-      const pruned = q.deleted.length > 0 ? `, deleted older copies ${q.deleted.join(' ')}` : '';
-      this.opts.logger.error(`${P}database ${this.opts.path} is corrupt (${errorText(e)}); moved it aside to ${q.aside}${pruned}; new stream ${this.streamId} (was ${before}), seqs continue after ${this.seqHigh}; ${this.corruptTotal} corrupt databases so far`);
-    } else {
-      this.conn = this.connect(this.seqHigh);
-      this.opts.logger.error(`${P}database ${this.opts.path} was deleted or moved while open; new stream ${this.streamId} (was ${before}), seqs continue after ${this.seqHigh}`);
-    }
+  private connectParams(): ConnectParams {
+    const { path, synchronous, logger } = this.opts;
+    return { path, settings: { synchronous, walBytes: this.budget.walBytes }, logger, now: this.now, seqBase: this.seqHigh, corruptTotal: this.corruptTotal };
   }
 
-  /** Opens the file at the path; a corrupt one found at open is moved aside and replaced. */
-  private connect(seqBase: number): OutboxConnection {
-    const { path } = this.opts;
-    const init = () => ({ stream: randomBytes(16).toString('hex'), created: this.now().toISOString(), seqBase, corruptTotal: this.corruptTotal });
-    const settings = { synchronous: this.opts.synchronous, walBytes: this.budget.walBytes };
-    let conn: OutboxConnection;
-    try {
-      conn = OutboxConnection.open(path, settings, init).conn;
-    } catch (e) {
-      if (!isCorruption(e)) throw asUnavailable(path, e);
-      const q = quarantine(path, this.now());
-      this.corruptTotal++;
-      try {
-        conn = OutboxConnection.open(path, settings, init).conn;
-      } catch (e2) {
-        throw asUnavailable(path, e2);
-      }
-      this.opts.logger.error(`${P}database ${path} is corrupt (${errorText(e)}); moved it aside to ${q.aside}; started a new stream ${conn.meta().stream}`);
-    }
+  /**
+   * Takes over a freshly opened database. After an unclean stop, seqs resume above what may
+   * have been handed out (the raise is written by the first append: nothing to write at
+   * open, which must also work on a full disk).
+   */
+  private adopt(conn: OutboxConnection): OutboxConnection {
     const meta = conn.meta();
+    const last = conn.lastSeq();
+    this.raiseTo = meta.seq_reserved > last ? meta.seq_reserved : 0;
     this.streamId = meta.stream;
     this.corruptTotal = meta.corrupt_total;
-    this.seqHigh = Math.max(this.seqHigh, conn.lastSeq());
+    this.seqReserved = meta.seq_reserved;
+    this.seqHigh = Math.max(this.seqHigh, last, meta.seq_reserved);
     return conn;
   }
 
-  /** Gives freelist pages back to the file system when the file is over its budget (max_mb was lowered). */
-  private shrinkFile(): void {
-    const conn = this.connection();
-    const { pages, free } = conn.pages();
-    const excess = pages - Math.ceil((this.budget.dataBytes + this.budget.hysteresisBytes) / conn.pageSize);
-    if (excess > 0 && free > 0) {
-      conn.releaseFreePages(Math.min(free, excess));
-      conn.checkpoint('TRUNCATE');
+  /**
+   * max_mb or max_age_days may have been lowered since the last run: drop what is over, and
+   * give the freed pages back to the file system. On a full disk this waits for the next append.
+   */
+  private boundAtOpen(conn: OutboxConnection): void {
+    try {
+      this.reportBounds(conn.write(() => this.applyBounds(conn, Number.MAX_SAFE_INTEGER, { limitBytes: this.budget.dataBytes, hysteresisBytes: this.budget.hysteresisBytes })));
+      const excess = conn.pages().pages - Math.ceil((this.budget.dataBytes + this.budget.hysteresisBytes) / conn.pageSize);
+      if (excess > 0 && releasePages(conn, excess) > 0) conn.checkpoint('TRUNCATE');
+    } catch (e) {
+      if (!isFull(e)) throw e;
     }
   }
-}
-
-function asUnavailable(path: string, e: unknown): Error {
-  if (e instanceof OutboxError) return e;
-  return new OutboxUnavailableError(path, `cannot open the database: ${errorText(e)}`);
 }

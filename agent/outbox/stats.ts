@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import type { OutboxStats } from '../core/outbox.js';
-import { lastSeq, readMeta } from './schema.js';
+import { readMeta } from './schema.js';
 
 /** Size of the database file plus its WAL, as they are on disk now. */
 export function fileBytes(path: string): number {
@@ -18,12 +18,12 @@ export function fileBytes(path: string): number {
 
 /**
  * Stats from the meta counters, without scanning the table (a full scan of 64 MB on an SD
- * card takes seconds): rows follow from the counters, which every delete updates in its
- * own transaction, so generated = queued + delivered + dropped holds exactly.
+ * card takes seconds): rows follow from the counters, which every insert and delete updates
+ * in its own transaction, so generated = queued + delivered + dropped holds exactly.
  */
 export function collectStats(db: Database.Database, onDiskBytes: number): OutboxStats {
   const m = readMeta(db);
-  const generated = lastSeq(db) - m.seq_base;
+  const generated = m.generated_total;
   const oldest = db.prepare<[], { ts: string }>('SELECT ts FROM results ORDER BY seq ASC LIMIT 1').get();
   const newest = db.prepare<[], { ts: string }>('SELECT ts FROM results ORDER BY seq DESC LIMIT 1').get();
   return {

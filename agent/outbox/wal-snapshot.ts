@@ -32,8 +32,9 @@ function dbPageSize(db: Buffer): number | undefined {
  * The committed frames of a WAL as page number -> offset of the page data, and the database
  * size in pages after the last commit. Stops at the first frame that does not check out
  * (salt or checksum), like SQLite's recovery; frames after the last commit are ignored.
+ * `end` is the offset just past the last committed frame.
  */
-export function committedFrames(wal: Buffer, pageSize: number | undefined): { pageSize: number; pages: Map<number, number>; dbPages: number } | undefined {
+export function committedFrames(wal: Buffer, pageSize: number | undefined): { pageSize: number; pages: Map<number, number>; dbPages: number; end: number } | undefined {
   if (wal.length < WAL_HEADER) return undefined;
   const magic = wal.readUInt32BE(0);
   if ((magic & 0xfffffffe) !== MAGIC || wal.readUInt32BE(4) !== WAL_VERSION) return undefined;
@@ -47,6 +48,7 @@ export function committedFrames(wal: Buffer, pageSize: number | undefined): { pa
   const pending = new Map<number, number>();
   const pages = new Map<number, number>();
   let dbPages = 0;
+  let end = WAL_HEADER;
   for (let off = WAL_HEADER; off + FRAME_HEADER + size <= wal.length; off += FRAME_HEADER + size) {
     const pgno = wal.readUInt32BE(off);
     const commitSize = wal.readUInt32BE(off + 4);
@@ -59,9 +61,10 @@ export function committedFrames(wal: Buffer, pageSize: number | undefined): { pa
       for (const [p, o] of pending) pages.set(p, o);
       pending.clear();
       dbPages = commitSize;
+      end = off + FRAME_HEADER + size;
     }
   }
-  return pages.size === 0 ? undefined : { pageSize: size, pages, dbPages };
+  return pages.size === 0 ? undefined : { pageSize: size, pages, dbPages, end };
 }
 
 /**
