@@ -61,7 +61,7 @@ export class Drainer implements OutboxDrain {
 
   constructor(private readonly opts: DrainerOptions) {
     if (!(opts.batchMax >= 1) || !(opts.inflightMax >= 1)) throw new RangeError('batchMax and inflightMax must be >= 1');
-    this.builder = new BatchBuilder(opts.deviceId, opts.outbox.stream);
+    this.builder = new BatchBuilder(opts.deviceId);
     this.retry = new Backoff({ minMs: opts.retryMinMs ?? 1000, maxMs: opts.retryMaxMs ?? 60_000, random: opts.random ?? Math.random });
   }
 
@@ -104,9 +104,10 @@ export class Drainer implements OutboxDrain {
     try {
       while (this.running && transport.connected && this.inflight < inflightMax) {
         const maxBytes = transport.maxEventBytes;
-        const items = outbox.take(this.cursor, batchMax, this.builder.budget(maxBytes));
+        const stream = outbox.stream;
+        const items = outbox.take(this.cursor, batchMax, this.builder.budget(stream, maxBytes));
         if (items.length === 0) break;
-        const built = this.builder.build(items, maxBytes);
+        const built = this.builder.build(stream, items, maxBytes);
         if (built.kind === 'oversize') {
           outbox.drop([built.item.seq], 'larger than the message size limit');
           this.counters.results_dropped++;

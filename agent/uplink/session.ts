@@ -37,7 +37,7 @@ export class Session {
 
   private constructor(private readonly client: MqttClient, onMessage: (topic: string, payload: Buffer) => void) {
     client.on('message', (topic, payload) => onMessage(topic, payload));
-    client.on('error', (err) => void (this.lastError = err.message));
+    client.on('error', (err) => void (this.lastError = describeError(err)));
     this.closed = new Promise((resolve) => {
       client.once('close', () => {
         const reason = this.lastError ?? 'connection closed by the broker';
@@ -56,7 +56,8 @@ export class Session {
       ...options,
       clean: true,
       reconnectPeriod: 0,
-      connectTimeout: timeoutMs,
+      // Our own timer below ends the attempt; mqtt.js's is only a backstop.
+      connectTimeout: timeoutMs * 2,
       queueQoSZero: false,
       resubscribe: false,
     });
@@ -77,7 +78,7 @@ export class Session {
       const onConnect = (): void => done({ ok: true, session: new Session(client, onMessage) });
       const onClose = (): void => {
         const code = typeof error?.code === 'number' ? error.code : null;
-        const reason = code !== null && REFUSALS[code] ? `connection refused: ${REFUSALS[code]}` : error?.message ?? 'connection closed before CONNACK';
+        const reason = code !== null && REFUSALS[code] ? `connection refused: ${REFUSALS[code]}` : error ? describeError(error) : 'connection closed before CONNACK';
         client.end(true);
         done({ ok: false, reason, authRefused: code !== null && AUTH_CODES.has(code) });
       };
@@ -113,15 +114,22 @@ export class Session {
         reject: (err) => this.settle(p) && reject(err),
       };
       this.pending.add(p);
-      this.client.publish(topic, payload, { qos: 1, retain }, (err) => (err ? p.reject(new ConnectionLostError(err.message)) : p.resolve()));
+      this.client.publish(topic, payload, { qos: 1, retain }, (err) => (err ? p.reject(new ConnectionLostError(`publish failed before PUBACK: ${err.message}`)) : p.resolve()));
     });
   }
 
   /** Resolves with the granted QoS per filter (128: refused). */
   async subscribe(filters: readonly string[], timeoutMs: number): Promise<number[]> {
-    const request = this.client.subscribeAsync(Object.fromEntries(filters.map((topic) => [topic, { qos: 1 as const }])));
-    const granted = await withTimeout(request, timeoutMs, 'no SUBACK');
-    return granted.map((g) => g.qos);
+    const request = this.client.subscribeAsync(Object.fromEntries(filters.map((topic) => [topic, { qos: 1 as const }]))).then(
+      (granted) => granted.map((g) => g.qos),
+      (err: Error & { packet?: { granted?: unknown } }) => {
+        // mqtt.js rejects a SUBACK that refuses any filter; the others still hold.
+        const granted = err.packet?.granted;
+        if (Array.isArray(granted)) return granted.map((g: unknown) => (typeof g === 'number' ? g : 128));
+        throw err;
+      },
+    );
+    return withTimeout(request, timeoutMs, 'no SUBACK');
   }
 
   /** Waits until nothing is in flight, or the time is up; true when drained. */
@@ -131,15 +139,17 @@ export class Session {
     return withTimeout(drained, timeoutMs, '').catch(() => false);
   }
 
-  /** Graceful sends DISCONNECT (so the broker discards the will); bounded either way. */
+  /** Graceful sends DISCONNECT (so the broker discards the will); either way done within timeoutMs. */
   async end(graceful: boolean, timeoutMs: number): Promise<void> {
     if (this.isClosed || !graceful) {
-      this.client.end(true);
+      this.destroy();
       return;
     }
+    const deadline = Date.now() + timeoutMs;
+    // mqtt.js sends DISCONNECT only once nothing is in flight; past the deadline, cut.
     const ended = new Promise<void>((resolve) => this.client.end(false, () => resolve()));
     await withTimeout(ended, timeoutMs, '').catch(() => this.destroy());
-    await withTimeout(this.closed, timeoutMs, '').catch(() => undefined);
+    await withTimeout(this.closed, Math.max(50, deadline - Date.now()), '').catch(() => this.destroy());
   }
 
   /** Cuts the connection without DISCONNECT (the broker publishes the will). */
@@ -158,6 +168,12 @@ export class Session {
   private failAll(reason: string): void {
     for (const p of [...this.pending]) p.reject(new ConnectionLostError(`connection lost before PUBACK: ${reason}`));
   }
+}
+
+/** One line: OpenSSL's messages carry the whole error stack, its `reason` is the useful part. */
+function describeError(err: Error & { reason?: unknown }): string {
+  if (typeof err.reason === 'string' && err.reason !== '') return `TLS: ${err.reason}`;
+  return err.message.split('\n')[0]!.trim();
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -208,6 +208,7 @@ export class MqttTransport implements Transport {
     let timer: NodeJS.Timeout | undefined;
     const end = await new Promise<{ why: 'refresh' | 'stopped' } | { why: 'closed'; reason: string }>((resolve) => {
       this.interrupt = () => resolve({ why: 'stopped' });
+      if (this.stopping) resolve({ why: 'stopped' }); // stop() came while we subscribed
       if (refreshAfterMs !== null) timer = setTimeout(() => resolve({ why: 'refresh' }), refreshAfterMs);
       void session.closed.then((reason) => resolve({ why: 'closed', reason }));
     });
@@ -224,10 +225,17 @@ export class MqttTransport implements Transport {
     const refresh = end.why === 'refresh';
     this.deps.logger.info(refresh ? 'uplink: reconnecting with a fresh JWT before the current one expires' : `uplink: disconnecting from ${this.profile.endpoint}`);
     this.listeners.emit('disconnected', refresh ? 'reconnecting with a fresh JWT before it expires' : 'stopped');
-    // Publishes already sent get their PUBACK (bounded wait); new ones are refused meanwhile.
-    await session.drain(this.timing.drainTimeoutMs);
-    if (!refresh && status) await session.publish(status, Buffer.from('offline'), true).catch(() => undefined);
-    await session.end(true, this.timing.drainTimeoutMs);
+    // Publishes already sent get their PUBACK; new ones are refused meanwhile. One deadline
+    // for the whole goodbye: a broker that stopped answering must not hold up shutdown.
+    const deadline = performance.now() + this.timing.drainTimeoutMs;
+    const left = (): number => Math.max(0, deadline - performance.now());
+    await session.drain(left());
+    if (!refresh && status) {
+      // Written before DISCONNECT, so the broker applies it even if its PUBACK is late.
+      session.publish(status, Buffer.from('offline'), true).catch(() => undefined);
+      await session.drain(left());
+    }
+    await session.end(true, Math.max(200, left()));
     // The JWT refresh reconnects at once, a stable connection behind it.
     if (refresh) this.backoff.reset();
     return end.why;
@@ -244,6 +252,7 @@ export class MqttTransport implements Transport {
 
   /** Sleeps, unless stop() comes first. */
   private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {

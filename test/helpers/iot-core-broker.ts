@@ -51,6 +51,8 @@ export class IotCoreBroker {
   readonly publishes: DevicePublish[] = [];
   /** Protocol violations the broker punished (retained publish, foreign topic, will, ...). */
   readonly violations: string[] = [];
+  /** Subscriptions to refuse (SUBACK 0x80) even when allowed, to test partial refusals. */
+  refuseTopics: RegExp | null = null;
   private readonly keys = new Map<string, KeyObject[]>();
   private readonly clients = new Map<string, Client>();
   private readonly connectPackets = new WeakMap<Client, ConnectPacket>();
@@ -198,6 +200,7 @@ export class IotCoreBroker {
   }
 
   private allowSubscribe(client: Client, topic: string): boolean {
+    if (this.refuseTopics?.test(topic)) return false;
     const device = this.deviceOf(client);
     const ok = topic === `/devices/${device}/config` || topic === `/devices/${device}/commands/#` || topic.startsWith(`/devices/${device}/commands/`);
     if (!ok) this.violations.push(`${client.id}: subscribe to foreign topic ${topic}`);

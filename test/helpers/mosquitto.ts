@@ -8,6 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './run.js';
+import { MqttSubscriber } from './mqtt-subscriber.js';
 import type { TestCa } from './tls-fixtures.js';
 
 export interface MosquittoOptions {
@@ -109,6 +110,11 @@ export class Mosquitto {
     return this.child?.pid ?? null;
   }
 
+  /** A client on the plain listener collecting everything on `filters` (as the observer user when passwords are on). */
+  subscriber(filters: readonly string[]): Promise<MqttSubscriber> {
+    return MqttSubscriber.connect(this.url, filters, this.observer);
+  }
+
   /** What mosquitto logged, for failure messages. */
   log(): string {
     return this.output.join('');
@@ -145,8 +151,15 @@ export class Mosquitto {
   }
 
   /** Starts it again on the same ports (clients see an outage, then a broker with no state). */
-  async restart(): Promise<void> {
+  async restart(downMs = 0): Promise<void> {
     await this.stop();
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await this.launch();
+  }
+
+  /** Starts a stopped broker again on the same ports. */
+  async relaunch(): Promise<void> {
+    if (this.child) throw new Error('mosquitto is running');
     await this.launch();
   }
 

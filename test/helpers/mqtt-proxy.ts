@@ -7,6 +7,8 @@ import net from 'node:net';
 interface Pipe {
   client: net.Socket;
   upstream: net.Socket;
+  /** The broker's bytes kept back while held; lost if the connection dies meanwhile. */
+  held: Buffer[];
 }
 
 export type ProxyMode = 'forward' | 'refuse' | 'blackhole';
@@ -52,14 +54,13 @@ export class MqttProxy {
 
   /** Stops passing the broker's bytes to the device (PUBACKs, pings) until release(). */
   hold(): void {
+    // Keep reading the broker (so its FIN or RST still ends the connection) but keep the bytes.
     this.held = true;
-    // unpipe, not just pause: pipe() would resume the source on the next 'drain'.
-    for (const p of this.pipes) p.upstream.unpipe(p.client), p.upstream.pause();
   }
 
   release(): void {
     this.held = false;
-    for (const p of this.pipes) p.upstream.pipe(p.client);
+    for (const p of this.pipes) for (const chunk of p.held.splice(0)) p.client.write(chunk);
   }
 
   async close(): Promise<void> {
@@ -76,17 +77,17 @@ export class MqttProxy {
     }
     if (this.mode === 'blackhole') {
       client.pause();
-      const idle: Pipe = { client, upstream: new net.Socket() };
+      const idle: Pipe = { client, upstream: new net.Socket(), held: [] };
       this.pipes.add(idle);
       client.once('close', () => this.pipes.delete(idle));
       return;
     }
     const upstream = net.connect(this.target.port, this.target.host);
     upstream.on('error', () => undefined);
-    const pipe: Pipe = { client, upstream };
+    const pipe: Pipe = { client, upstream, held: [] };
     this.pipes.add(pipe);
     client.pipe(upstream);
-    if (!this.held) upstream.pipe(client);
+    upstream.on('data', (chunk: Buffer) => (this.held ? pipe.held.push(chunk) : client.write(chunk)));
     const end = (): void => {
       client.destroy();
       upstream.destroy();

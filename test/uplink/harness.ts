@@ -11,9 +11,9 @@ import { generateDeviceKeys } from '../../agent/uplink/keys.js';
 import { IotCoreBroker } from '../helpers/iot-core-broker.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProxy } from '../helpers/mqtt-proxy.js';
-import { MqttSubscriber, type ReceivedMessage } from '../helpers/mqtt-subscriber.js';
+import type { ReceivedMessage } from '../helpers/mqtt-subscriber.js';
 import { createTestCa, type TestCa } from '../helpers/tls-fixtures.js';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -66,7 +66,7 @@ export async function mosquittoHarness(kind: MosquittoKind, pki?: TestCa): Promi
   const proxy = await MqttProxy.start(kind === 'plain' ? broker.port : broker.tlsPort!);
   const prefix = kind === 'tls' ? 'fleet' : '';
   const topics = deviceTopics(deviceId, prefix);
-  const observer = await MqttSubscriber.connect(broker.url, ['#'], broker.observer);
+  const observer = await broker.subscriber(['#']);
   const config = (): UplinkConfig => mqttUplinkSchema.parse({
     profile: 'mqtt',
     url: `${kind === 'plain' ? 'mqtt' : 'mqtts'}://127.0.0.1:${proxy.port}`,
@@ -136,6 +136,7 @@ export async function iotCoreHarness(pki: TestCa, opts: { cloudNow?: () => numbe
     close: async () => {
       await proxy.close();
       await broker.close();
+      rmSync(keyDir, { recursive: true, force: true });
     },
   };
 }
