@@ -11,6 +11,8 @@ export interface NativeAddon {
   recv(fd: number, buf: Buffer, src: Buffer, out: Float64Array): number;
   /** The kernel's NTP status, as timedatectl reads it. */
   ntpSynced(): boolean;
+  /** Sends one sd_notify datagram to the socket path ('@' = abstract namespace). */
+  notify(socketPath: string, message: string): void;
 }
 
 // dist/agent/native/ -> <package root>/agent/native/build/Release/

@@ -8,6 +8,9 @@
  * (IPV6_RECVHOPLIMIT), so that RTTs do not include the time the process took to wake up.
  *
  * 2. The kernel's NTP status (adjtimex, read-only): whether the clock is synchronized.
+ *
+ * 3. sd_notify: a datagram to $NOTIFY_SOCKET from this very process (so the unit needs
+ *    only NotifyAccess=main), without linking libsystemd.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +21,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/timex.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <stddef.h>
 #include <time.h>
 #include <node_api.h>
 
@@ -208,6 +214,36 @@ static napi_value ntp_synced(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* notify(socketPath, message): one AF_UNIX datagram; '@' names an abstract socket. */
+static napi_value notify(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+  char msg[4096];
+  size_t plen, mlen;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], msg, sizeof msg, &mlen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "fleetprobe_native: notify(path, message) takes two strings");
+    return NULL;
+  }
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  if (plen == 0 || plen >= sizeof sa.sun_path) {
+    napi_throw_range_error(env, NULL, "fleetprobe_native: bad NOTIFY_SOCKET path");
+    return NULL;
+  }
+  memcpy(sa.sun_path, path, plen);
+  if (path[0] == '@') sa.sun_path[0] = 0;
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "notify socket", errno);
+  ssize_t n = sendto(fd, msg, mlen, MSG_NOSIGNAL, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen));
+  int err = errno;
+  close(fd);
+  if (n < 0) return throw_errno(env, "notify sendto", err);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "rawIcmpSockets", NULL, raw_icmp_sockets, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -215,6 +251,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "realtime", NULL, realtime, NULL, NULL, NULL, napi_enumerable, NULL },
     { "recv", NULL, recv_one, NULL, NULL, NULL, napi_enumerable, NULL },
     { "ntpSynced", NULL, ntp_synced, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "notify", NULL, notify, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
