@@ -1,8 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { parseCommandArgs } from './cli/args.js';
 import { EXIT, UsageError } from './cli/errors.js';
 import { parseProbeArgs, PROBE_USAGE } from './cli/probe-args.js';
 import { runProbeCommand } from './cli/probe-command.js';
 import { ConfigError, configPath, loadConfigFile, resolveSettings } from './config/load.js';
+import { parseJsonc } from './config/jsonc.js';
+import { RESTART_EXIT_CODE } from './control/commands.js';
+import { formatConfigShow, showConfig } from './control/config-show.js';
+import { ControlLayer } from './control/control-layer.js';
+import { formatStatus, processAlive, readStatusFile, StatusUnavailableError } from './control/status-output.js';
 import type { ClockStatus } from './core/clock.js';
 import { PrivilegeError } from './core/probe.js';
 import { loadNativeAddon } from './native/addon.js';
@@ -31,7 +37,9 @@ export const USAGE = `Usage: fleetprobe <command> [options]
 Commands:
   probe [options] <target...>   one-shot ICMP rounds with ping-style output
   run [--config <file>]         run the agent: probe on schedule, buffer, send over MQTT
+  status [--json]               the agent's state: config, monitoring, outbox, errors
   config check [<file>]         validate a config file without running anything
+  config show [--json]          the effective config and where each part came from
   outbox stats [--json]         what the local buffer holds (rows, bytes, oldest, dropped, ...)
   outbox export --ndjson        every buffered result, oldest first, one JSON object per line
   keys generate --out <dir>     make the device's ES256 key pair; prints the public key
@@ -65,6 +73,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return await run(rest, io);
       case 'config':
         return configCommand(rest, io);
+      case 'status':
+        return statusCommand(rest, io);
       case 'outbox':
         return outboxCommand(rest, io);
       case 'keys':
@@ -129,11 +139,41 @@ async function probe(argv: readonly string[], io: Io): Promise<number> {
 
 function configCommand(argv: readonly string[], io: Io): number {
   const [sub, ...rest] = argv;
-  if (sub !== 'check') throw new UsageError(sub === undefined ? 'config: missing subcommand (check)' : `config: unknown subcommand '${sub}'`);
+  if (sub === 'show') return configShow(rest, io);
+  if (sub !== 'check') throw new UsageError(sub === undefined ? 'config: missing subcommand (check, show)' : `config: unknown subcommand '${sub}'`);
   const { values, positionals } = parseCommandArgs(rest, { config: { type: 'string', short: 'c' } }, 1);
   const file = positionals[0] ?? configPath(values.config, io.env);
   const config = loadConfigFile(file);
   io.stdout.write(`${file}: ok (${config.probes.length} probe(s), uplink ${config.uplink?.profile ?? 'none'})\n`);
+  return EXIT.OK;
+}
+
+/** The effective config (file, persisted remote config, start/stop) and where each part came from. */
+function configShow(argv: readonly string[], io: Io): number {
+  const { values } = parseCommandArgs(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
+  const file = configPath(values.config, io.env);
+  const config = loadConfigFile(file);
+  const { stateDir } = resolveSettings(config, io.env);
+  const show = showConfig(config, parseJsonc(readFileSync(file, 'utf8')), stateDir);
+  io.stdout.write(values.json ? `${JSON.stringify({ file, state_dir: stateDir, ...show })}\n` : `# ${file}, state ${stateDir}\n${formatConfigShow(show)}\n`);
+  return EXIT.OK;
+}
+
+/** The running agent's state, from the status file it keeps in the state directory. */
+function statusCommand(argv: readonly string[], io: Io): number {
+  const { values } = parseCommandArgs(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
+  const config = loadConfigFile(configPath(values.config, io.env));
+  const { stateDir } = resolveSettings(config, io.env);
+  let status;
+  try {
+    status = readStatusFile(stateDir).status;
+  } catch (err) {
+    if (!(err instanceof StatusUnavailableError)) throw err;
+    io.stderr.write(`fleetprobe: ${err.message}\n`);
+    return EXIT.FAILED;
+  }
+  const running = processAlive(status.pid);
+  io.stdout.write(values.json ? `${JSON.stringify({ ...status, running })}\n` : `${formatStatus(status, running)}\n`);
   return EXIT.OK;
 }
 
@@ -181,7 +221,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs(argv, { config: { type: 'string', short: 'c' } });
   const file = configPath(values.config, io.env);
   const config = loadConfigFile(file);
-  const { deviceId, outboxPath } = resolveSettings(config, io.env);
+  const { deviceId, stateDir, outboxPath } = resolveSettings(config, io.env);
   const logger = new LineLogger(io.stderr, config.log_level);
   const native = loadNativeAddon();
   const clock: ClockStatus = config.clock.assume_synced ? { synced: () => true } : new NtpClock(() => native.ntpSynced(), RELEASE_FLOOR);
@@ -192,17 +232,27 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
   try {
     await engine.start();
     const transport = config.uplink ? createTransport(config.uplink, { deviceId, logger, clock }) : null;
-    const drain = transport && config.uplink
+    const drainer = transport && config.uplink
       ? new Drainer({ outbox, transport, deviceId, batchMax: config.uplink.batch_max, inflightMax: config.uplink.inflight_max, logger })
       : null;
-    const agent = new AgentService({ prober, scheduler: new Scheduler(logger), outbox, drain, clock, logger });
+    const agent = new AgentService({ prober, scheduler: new Scheduler(logger), outbox, drain: drainer, clock, logger });
+    // The effective config: remote (persisted in the state directory) over the file's.
+    const control = new ControlLayer({
+      config, stateDir, deviceId, agentVersion: agentVersion(), agent, outbox, drain: drainer, transport, clock, logger,
+      uplinkError: () => {
+        const s = drainer?.stats();
+        return s?.last_error && s.last_error_at ? { at: s.last_error_at, message: `uplink: ${s.last_error}` } : null;
+      },
+    });
+    agent.start(control.state.ops, control.state.guard());
+    control.start();
     transport?.start();
-    agent.start(config);
-    logger.info(`fleetprobe ${agentVersion()} running as device ${deviceId}; outbox ${outboxPath} (stream ${outbox.stream}); uplink ${config.uplink?.profile ?? 'none (buffering only)'}`);
+    logger.info(`fleetprobe ${agentVersion()} running as device ${deviceId}; outbox ${outboxPath} (stream ${outbox.stream}); uplink ${config.uplink?.profile ?? 'none (buffering only)'}; config from ${control.state.source === 'remote' ? `remote version ${control.state.version}` : file}`);
     if (!clock.synced()) logger.warn('system clock is not NTP-synchronized: results carry clock_synced=false until it is');
-    const sig = await stopped;
-    logger.info(`${sig}: stopping (rounds in flight are finished and stored)`);
+    const why = await Promise.race([stopped, control.restartRequested.then(() => 'restart' as const)]);
+    logger.info(why === 'restart' ? `restart command: stopping, exit status ${RESTART_EXIT_CODE} has systemd start the agent again` : `${why}: stopping (rounds in flight are finished and stored)`);
     const graceful = (async () => {
+      await control.stop();
       await agent.stop();
       await transport?.stop();
       return true;
@@ -213,7 +263,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       logger.error('graceful stop did not finish in time: exiting anyway (stored results are safe)');
       return EXIT.SOFTWARE;
     }
-    return EXIT.OK;
+    return why === 'restart' ? RESTART_EXIT_CODE : EXIT.OK;
   } finally {
     await prober.close();
     outbox.close();

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { cidrProblem } from '../control/cidr.js';
+import { ICMP_PAYLOAD } from '../core/probe.js';
 import { icmpProbeSchema } from './probe-schema.js';
 
 // The one config schema. The TypeScript types and the defaults derive from it; the file,
@@ -82,6 +84,37 @@ export const outboxSchema = z.strictObject({
   synchronous: z.enum(['full', 'normal']).default('full'),
 });
 
+const cidrSchema = z.string().superRefine((c, ctx) => {
+  const problem = cidrProblem(c);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/**
+ * Limits on config that comes from the cloud, so that a hijacked cloud account cannot turn
+ * the fleet into a flood source. Local only: remote config cannot carry this section, and
+ * the operator's own file and CLI are not held to it.
+ */
+export const safetySchema = z.strictObject({
+  /** Packets per second of all probes together (count / period, summed), and of any one probe (1000 / interval_ms). */
+  max_pps: z.number().positive().max(1_000_000).default(50),
+  max_probes: z.number().int().min(0).max(10_000).default(200),
+  /** Shortest period between rounds of a probe, in seconds (cron: the shortest gap). */
+  min_probe_interval_s: z.number().min(0).max(86_400).default(1),
+  /** Largest ICMP payload, in bytes (1472 fills a 1500-byte Ethernet frame over IPv4). */
+  max_size: z.number().int().min(ICMP_PAYLOAD.min).max(ICMP_PAYLOAD.max).default(1472),
+  /** When set, remote targets must lie inside one of these; naming loopback or own addresses here allows them. */
+  allow_cidrs: z.array(cidrSchema).max(1000).optional(),
+  /** Remote targets inside these are refused, whatever allow_cidrs says. */
+  deny_cidrs: z.array(cidrSchema).max(1000).optional(),
+  /** Commands from the cloud executed per minute; more are rejected. */
+  max_commands_per_minute: z.number().int().min(1).max(10_000).default(10),
+  /**
+   * A restart command is refused until the agent has run this long (seconds): restarts in
+   * a row would otherwise hit systemd's start limit and leave the unit failed.
+   */
+  restart_min_uptime_s: z.number().min(0).max(86_400).default(180),
+});
+
 export const configSchema = z.strictObject({
   device: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'letters, digits, . _ : - (1..128)').optional() }).prefault({}),
   /** Default: $STATE_DIRECTORY (set by systemd), else /var/lib/fleetprobe */
@@ -99,6 +132,9 @@ export const configSchema = z.strictObject({
      */
     assume_synced: z.boolean().default(false),
   }).prefault({}),
+  safety: safetySchema.prefault({}),
+  /** Seconds: the state is published on every change (at most once a second) and at least this often. */
+  state_interval: z.number().min(1).max(86_400).default(60),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -108,4 +144,5 @@ export type UplinkConfig = z.infer<typeof uplinkSchema>;
 export type MqttUplinkConfig = z.infer<typeof mqttUplinkSchema>;
 export type IotCoreUplinkConfig = z.infer<typeof iotCoreUplinkSchema>;
 export type OutboxConfig = z.infer<typeof outboxSchema>;
+export type SafetyConfig = z.infer<typeof safetySchema>;
 export type ProbeConfig = Config['probes'][number];

@@ -3,6 +3,13 @@ import type { AddressFamily, ProbeResult } from './result.js';
 /** ICMP payload bounds: our cookie and serial need 16 bytes; 65507 fills an IPv4 datagram. */
 export const ICMP_PAYLOAD = { min: 16, max: 65507 } as const;
 
+/**
+ * Decides, after every resolution, whether an address may be probed: null allows it, a
+ * string says why not. Remote config carries one (the safety policy): a host name can
+ * resolve to a refused address at any round, long after the config itself was checked.
+ */
+export type AddressGuard = (address: string, family: AddressFamily) => string | null;
+
 /** One ICMP target as the prober needs it; config and CLI both map onto this. */
 export interface IcmpProbeSpec {
   name: string;
@@ -15,6 +22,8 @@ export interface IcmpProbeSpec {
   size: number;
   interval_ms: number;
   timeout_ms: number;
+  /** Checked against every resolved address before anything is sent; none for the operator's own config. */
+  guard?: AddressGuard;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ClockStatus } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Outbox, OutboxDrain } from '../core/outbox.js';
-import type { IcmpProbeSpec, Prober } from '../core/probe.js';
+import type { AddressGuard, IcmpProbeSpec, Prober } from '../core/probe.js';
 import type { OperationalConfig, ProbeConfig } from '../config/schema.js';
 import type { Scheduler, Task } from '../schedule/scheduler.js';
 
@@ -23,8 +23,10 @@ export interface AgentCounters {
   last_commit: number | null;
 }
 
-export function toSpec(p: ProbeConfig): IcmpProbeSpec {
-  return { name: p.name, target: p.ip_address, family: p.family ?? null, count: p.count, size: p.size, interval_ms: p.interval_ms, timeout_ms: p.timeout_ms };
+export function toSpec(p: ProbeConfig, guard: AddressGuard | null = null): IcmpProbeSpec {
+  const spec: IcmpProbeSpec = { name: p.name, target: p.ip_address, family: p.family ?? null, count: p.count, size: p.size, interval_ms: p.interval_ms, timeout_ms: p.timeout_ms };
+  if (guard !== null) spec.guard = guard;
+  return spec;
 }
 
 /**
@@ -34,6 +36,9 @@ export function toSpec(p: ProbeConfig): IcmpProbeSpec {
 export class AgentService {
   readonly counters: AgentCounters = { rounds: 0, results: 0, append_failures: 0, last_commit: null };
   private ops: OperationalConfig | null = null;
+  private guard: AddressGuard | null = null;
+  /** Skipped rounds of task sets replaced by apply(): the scheduler forgets them. */
+  private skippedBefore = 0;
   private lastSynced: boolean | null = null;
 
   constructor(private readonly deps: AgentServiceDeps) {}
@@ -42,18 +47,28 @@ export class AgentService {
     return this.ops;
   }
 
-  /** Starts (or replaces) the probe schedule; rounds in flight finish and are committed. */
-  apply(ops: OperationalConfig): void {
+  /** Rounds skipped since start (a round still running when the next was due). */
+  get skippedRounds(): number {
+    return this.skippedBefore + this.deps.scheduler.skippedTotal;
+  }
+
+  /**
+   * Starts (or replaces) the probe schedule; rounds in flight finish and are committed.
+   * `guard` checks every resolved address (remote config's safety policy).
+   */
+  apply(ops: OperationalConfig, guard: AddressGuard | null = null): void {
+    this.skippedBefore += this.deps.scheduler.skippedTotal;
     this.ops = ops;
+    this.guard = guard;
     const enabled = ops.agent_operations.monitoring_enabled;
     const tasks: Task[] = enabled ? ops.probes.map((p) => this.task(p, ops.agent_operations.probe_interval)) : [];
     this.deps.scheduler.setTasks(tasks);
     this.deps.logger.info(enabled ? `monitoring ${tasks.length} probe(s)` : 'monitoring disabled');
   }
 
-  start(ops: OperationalConfig): void {
+  start(ops: OperationalConfig, guard: AddressGuard | null = null): void {
     this.deps.drain?.start();
-    this.apply(ops);
+    this.apply(ops, guard);
   }
 
   /** Graceful: no new rounds, rounds in flight committed, uplink drained as far as it can. */
@@ -65,12 +80,12 @@ export class AgentService {
   /** Runs one round of the named probes now, outside the schedule (e.g. a probe-now command). */
   async probeNow(names?: readonly string[]): Promise<number[]> {
     const probes = (this.ops?.probes ?? []).filter((p) => !names || names.includes(p.name));
-    const seqs = await Promise.all(probes.map((p) => this.round(toSpec(p), new Date())));
+    const seqs = await Promise.all(probes.map((p) => this.round(toSpec(p, this.guard), new Date())));
     return seqs.flat();
   }
 
   private task(p: ProbeConfig, defaultInterval: number): Task {
-    const spec = toSpec(p);
+    const spec = toSpec(p, this.guard);
     const run = async (start: Date): Promise<void> => {
       await this.round(spec, start);
     };

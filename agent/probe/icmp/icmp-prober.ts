@@ -18,7 +18,7 @@ export class IcmpProber implements Prober {
   ) {}
 
   async runRound(specs: readonly IcmpProbeSpec[], roundStart: Date): Promise<ProbeResult[]> {
-    const resolutions = await Promise.all(specs.map((s) => this.resolver.resolve(s.target, s.family)));
+    const resolutions = await Promise.all(specs.map(async (s) => guarded(s, await this.resolver.resolve(s.target, s.family))));
     const jobs: Omit<EchoJob, 'id'>[] = [];
     const jobOf: (number | null)[] = [];
     const n = specs.length;
@@ -55,6 +55,21 @@ export class IcmpProber implements Prober {
   close(): Promise<void> {
     return this.engine.close();
   }
+}
+
+/** A resolved address the spec's guard refuses becomes a resolve error: nothing is sent to it. */
+function guarded(spec: IcmpProbeSpec, res: Resolution): Resolution {
+  if (!res.ok || spec.guard === undefined) return res;
+  let why: string | null;
+  try {
+    why = spec.guard(res.address, res.family);
+  } catch (err) {
+    // A guard that cannot decide refuses: sending is the irreversible side.
+    why = `address check failed: ${(err as Error).message}`;
+  }
+  if (why === null) return res;
+  const shown = spec.target === res.address ? spec.target : `${spec.target} (${res.address})`;
+  return { ok: false, family: res.family, error: { kind: 'resolve', code: 'EPOLICY', message: `${shown}: refused by the safety policy: ${why}`, count: 1 } };
 }
 
 export function buildRecord(spec: IcmpProbeSpec, roundStart: Date, res: Resolution, outcome: EchoOutcome | null, engineError: ProbeError | null = null): ProbeResult {
