@@ -1,5 +1,8 @@
 // Test doubles for the control layer's unit tests: an in-memory JSON store, a transport
-// that records publishes, a logger that keeps lines.
+// that records publishes, a logger that keeps lines. They exist for what the real parts
+// cannot be made to do on demand (a persist that fails mid-change, a publish observed at an
+// exact moment); every behaviour they cover also runs end to end against the real agent,
+// real Mosquitto and real files in test/control/*-push, commands and persistence tests.
 import type { Logger } from '../../agent/core/logger.js';
 import type { Transport, TransportEvents } from '../../agent/core/uplink.js';
 import type { JsonStore } from '../../agent/control/json-store.js';
