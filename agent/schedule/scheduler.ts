@@ -15,6 +15,8 @@ export const realTimers: Timers = {
   },
 };
 
+const SKIP_LOG_EVERY_MS = 60_000;
+
 export interface Task {
   name: string;
   /** Seconds between round starts; or a cron expression (node-schedule syntax). */
@@ -46,6 +48,8 @@ interface Entry {
 export class Scheduler {
   private readonly entries = new Map<string, Entry>();
   private stopped = false;
+  private lastSkipLog = -Infinity;
+  private skipsLogged = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -111,11 +115,21 @@ export class Scheduler {
     entry.cancel = () => job.cancel();
   }
 
+  /** At most one line a minute: an overloaded agent must not flood the journal. */
+  private reportSkip(entry: Entry): void {
+    const now = this.timers.now();
+    if (now - this.lastSkipLog < SKIP_LOG_EVERY_MS) return;
+    const since = Math.max(1, this.skippedTotal - this.skipsLogged);
+    this.skipsLogged = this.skippedTotal;
+    this.lastSkipLog = now;
+    this.logger.warn(`${entry.task.name}: round skipped, the previous one is still running (${since} round(s) skipped since the last such line)`);
+  }
+
   private fire(entry: Entry): void {
     if (this.stopped) return;
     if (entry.running) {
       entry.stats.skipped++;
-      this.logger.warn(`${entry.task.name}: round skipped, the previous one is still running`);
+      this.reportSkip(entry);
       return;
     }
     entry.stats.rounds++;

@@ -90,3 +90,17 @@ test('real timers: ten 50 ms rounds start on the grid', async () => {
   const lateness = starts.map((t, n) => t - t0 - n * 50);
   assert.ok(Math.max(...lateness) < 40, `lateness ${lateness.map((x) => x.toFixed(1)).join(',')}`);
 });
+
+test('skipped rounds are logged at most once a minute, with a count', async () => {
+  const timers = new VirtualTimers();
+  const lines: string[] = [];
+  const s = new Scheduler({ ...quiet, warn: (m) => void lines.push(m) }, timers);
+  let release!: () => void;
+  s.setTasks([{ name: 'slow', every_s: 0.1, run: () => new Promise<void>((r) => (release = r)) }]);
+  await timers.advance(150_000); // 1,500 skipped slots in 2.5 minutes
+  assert.ok(s.stats('slow')!.skipped >= 1499);
+  assert.equal(lines.length, 3);
+  assert.match(lines[1]!, /round skipped.*\(600 round\(s\) skipped since the last such line\)/);
+  release();
+  await s.stop();
+});
