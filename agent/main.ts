@@ -21,8 +21,10 @@ import { IcmpProber } from './probe/icmp/icmp-prober.js';
 import { Resolver } from './probe/resolve.js';
 import { Scheduler } from './schedule/scheduler.js';
 import { AgentService } from './service/agent-service.js';
-import { LineLogger } from './service/line-logger.js';
+import { colourWanted, journalStream, LineLogger } from './service/line-logger.js';
 import { NtpClock } from './service/ntp-clock.js';
+import { WatchedOutbox } from './service/outbox-watch.js';
+import { createSupervisor, type ServiceSupervisor } from './service/supervisor.js';
 import { createTransport, Drainer, generateDeviceKeys, KeyFileExistsError, UplinkConfigError } from './uplink/index.js';
 import { agentVersion, RELEASE_FLOOR } from './version.js';
 
@@ -222,20 +224,27 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
   const file = configPath(values.config, io.env);
   const config = loadConfigFile(file);
   const { deviceId, stateDir, outboxPath } = resolveSettings(config, io.env);
-  const logger = new LineLogger(io.stderr, config.log_level);
+  // fd 2 is io.stderr in the real process; $JOURNAL_STREAM says whether it is the journal.
+  const logger = new LineLogger(io.stderr, config.log_level, { journal: journalStream(io.env, 2), colour: colourWanted(io.env) });
   const native = loadNativeAddon();
   const clock: ClockStatus = config.clock.assume_synced ? { synced: () => true } : new NtpClock(() => native.ntpSynced(), RELEASE_FLOOR);
   const stopped = stopSignal();
+  // systemd's watchdog kills with SIGABRT, which conf's when-exit hook (via atomically)
+  // catches and survives: abort for real, so that a hung agent is restarted at once.
+  process.on('SIGABRT', () => process.abort());
   const outbox = openOutbox({ path: outboxPath, max_mb: config.outbox.max_mb, max_age_days: config.outbox.max_age_days, synchronous: config.outbox.synchronous, logger });
   const engine = new EngineClient();
   const prober = new IcmpProber(engine, new Resolver());
+  // The probe loop's appends, watched for the health check behind the systemd watchdog.
+  const watched = new WatchedOutbox(outbox);
+  let supervisor: ServiceSupervisor | null = null;
   try {
     await engine.start();
     const transport = config.uplink ? createTransport(config.uplink, { deviceId, logger, clock }) : null;
     const drainer = transport && config.uplink
       ? new Drainer({ outbox, transport, deviceId, batchMax: config.uplink.batch_max, inflightMax: config.uplink.inflight_max, logger })
       : null;
-    const agent = new AgentService({ prober, scheduler: new Scheduler(logger), outbox, drain: drainer, clock, logger });
+    const agent = new AgentService({ prober, scheduler: new Scheduler(logger), outbox: watched, drain: drainer, clock, logger });
     // The effective config: remote (persisted in the state directory) over the file's.
     const control = new ControlLayer({
       config, stateDir, deviceId, agentVersion: agentVersion(), agent, outbox, drain: drainer, transport, clock, logger,
@@ -249,7 +258,11 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
     transport?.start();
     logger.info(`fleetprobe ${agentVersion()} running as device ${deviceId}; outbox ${outboxPath} (stream ${outbox.stream}); uplink ${config.uplink?.profile ?? 'none (buffering only)'}; config from ${control.state.source === 'remote' ? `remote version ${control.state.version}` : file}`);
     if (!clock.synced()) logger.warn('system clock is not NTP-synchronized: results carry clock_synced=false until it is');
+    // READY=1 now: the outbox is open and the engine runs; the broker is not waited for.
+    supervisor = createSupervisor({ env: io.env, pid: process.pid, send: (path, msg) => native.notify(path, msg), agent, outbox: watched, transport, clock, logger });
+    supervisor.ready();
     const why = await Promise.race([stopped, control.restartRequested.then(() => 'restart' as const)]);
+    supervisor.stopping(why === 'restart' ? 'restarting (remote restart command): finishing rounds in flight' : 'stopping: finishing rounds in flight');
     logger.info(why === 'restart' ? `restart command: stopping, exit status ${RESTART_EXIT_CODE} has systemd start the agent again` : `${why}: stopping (rounds in flight are finished and stored)`);
     const graceful = (async () => {
       await control.stop();
@@ -265,6 +278,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
     }
     return why === 'restart' ? RESTART_EXIT_CODE : EXIT.OK;
   } finally {
+    supervisor?.close();
     await prober.close();
     outbox.close();
   }
