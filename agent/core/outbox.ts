@@ -21,7 +21,7 @@ export interface OutboxStats {
   dropped_total: number;
   /** Results ever appended to this stream (seqs may skip after a recovery or an unclean stop). */
   generated_total: number;
-  /** Results ever acknowledged by the broker. */
+  /** Results ever acknowledged by the broker (pending acks are committed before stats are read). */
   delivered_total: number;
   last_delivery: string | null;
   /** Corrupt database files moved aside by this outbox's recovery, persisted. */
@@ -34,6 +34,12 @@ export interface OutboxStats {
  * a batch (oldest first), publish it, then ack it (delete) or leave it for the next try;
  * drop is for what can never be delivered. No method holds a transaction open across an
  * await: all of them are synchronous.
+ *
+ * Acks are coalesced: a delete costs about as much disk I/O as the insert did, and one
+ * commit (an fsync with synchronous full) per message was most of a drain's time. Acked
+ * results are deleted, in one transaction, when enough are pending, by flush(), and before
+ * the next append(), stats() and close(). A crash before that sends them again: at least
+ * once, which the receiver's (device, stream, seq) dedup already absorbs.
  */
 export interface Outbox {
   /**
@@ -45,10 +51,18 @@ export interface Outbox {
   append(results: readonly ProbeResult[]): number[];
   /** Oldest first: up to maxItems results with seq > afterSeq whose JSON totals <= maxBytes (at least one). */
   take(afterSeq: number, maxItems: number, maxBytes: number): OutboxItem[];
-  /** Deletes delivered results (after PUBACK) and records the delivery. */
+  /**
+   * Records results as delivered (call after their PUBACK). Their delete and the delivery
+   * count are committed by the next flush() (or when enough acks are pending, or before the
+   * next append, stats or close), not necessarily by this call; take() flushes first when
+   * asked for rows at or below a pending ack, so a rewind never hands them out again.
+   */
   ack(seqs: readonly number[]): void;
+  /** Commits pending acks now (deletes, counts them delivered). Throws if that fails; they stay pending. */
+  flush(): void;
   /** Deletes results that can never be delivered, counting them in dropped_total. */
   drop(seqs: readonly number[], reason: string): void;
+  /** Commits pending acks first (if that fails, shows what is on disk), so its counts are exact. */
   stats(): OutboxStats;
   close(): void;
 }

@@ -6,7 +6,10 @@ const FULL_DISK_STEP = 16;
 
 /** Sorted, deduplicated seqs as [lo, hi] runs of consecutive numbers: one DELETE per run. */
 export function runs(seqs: readonly number[]): Array<[number, number]> {
-  const sorted = [...new Set(seqs)].sort((a, b) => a - b);
+  // Acks mostly come in order already; sorting thousands of seqs per flush is then wasted.
+  let ordered = true;
+  for (let i = 1; i < seqs.length && ordered; i++) ordered = seqs[i]! > seqs[i - 1]!;
+  const sorted = ordered ? seqs : [...new Set(seqs)].sort((a, b) => a - b);
   const out: Array<[number, number]> = [];
   for (const s of sorted) {
     const last = out[out.length - 1];

@@ -5,6 +5,7 @@ import type { ProbeResult } from '../core/result.js';
 import { budgetFor, pruneByAge, trimToBudget, type Budget } from './budget.js';
 import type { OutboxConnection } from './connection.js';
 import { deleteSeqs } from './deletes.js';
+import { PendingAcks, takeRows } from './delivery.js';
 import { keepRoom, makeRoom, planSpace, releasePages, reserveFor, statfsFreeSpace, type FreeSpace, type SpacePlan } from './disk-space.js';
 import { DropReporter } from './drop-reporter.js';
 import { FileMovedError, isCorruption, isFull, isMoved, OutboxFullError, sqliteCode } from './errors.js';
@@ -74,6 +75,9 @@ export class SqliteOutbox implements Outbox {
   private readonly now: () => Date;
   private readonly drops: DropReporter;
   private readonly freeSpace: FreeSpace;
+  private readonly acks = new PendingAcks();
+  /** Average JSON bytes of the rows last read: sizes take()'s reads and the ack queue. */
+  private readonly rowBytes = { value: 512 };
 
   constructor(private readonly opts: OutboxOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -101,26 +105,29 @@ export class SqliteOutbox implements Outbox {
       const json = JSON.stringify(r);
       return { ts: r.ts, bytes: Buffer.byteLength(json), json };
     });
-    return this.guarded(() => this.appendRows(rows));
+    return this.guarded(() => {
+      // Before the round: its bounds must not drop (and count as dropped) delivered rows.
+      this.flushBeforeAppend();
+      return this.appendRows(rows);
+    });
   }
 
   take(afterSeq: number, maxItems: number, maxBytes: number): OutboxItem[] {
     if (maxItems < 1) return [];
-    return this.guarded(() => {
-      const out: OutboxItem[] = [];
-      let total = 0;
-      for (const row of this.connection().take(afterSeq, maxItems)) {
-        if (out.length > 0 && total + row.bytes > maxBytes) break;
-        out.push({ seq: row.seq, ts: row.ts, json: row.json });
-        total += row.bytes;
-      }
-      return out;
-    });
+    // A rewind (afterSeq below a pending ack) must not hand out rows already delivered.
+    if (this.acks.rows > 0 && afterSeq < this.acks.maxSeq) this.flush();
+    return this.guarded(() => takeRows(this.connection(), afterSeq, maxItems, maxBytes, this.rowBytes));
   }
 
   ack(seqs: readonly number[]): void {
     if (seqs.length === 0) return;
-    this.guarded(() => deleteSeqs(this.connection(), { seqs, counter: 'delivered_total', deliveredAt: this.now().toISOString(), path: this.opts.path }));
+    if (this.closed) throw new Error(`outbox ${this.opts.path}: used after close()`);
+    this.acks.add(seqs, this.now().toISOString());
+    if (this.acks.due(this.rowBytes.value, this.budget.walBytes)) this.flush();
+  }
+
+  flush(): void {
+    if (this.acks.rows > 0) this.guarded(() => this.acks.commit(this.connection(), this.opts.path));
   }
 
   drop(seqs: readonly number[], reason: string): void {
@@ -129,6 +136,12 @@ export class SqliteOutbox implements Outbox {
   }
 
   stats(): OutboxStats {
+    try {
+      this.flush();
+    } catch {
+      // Reading must not fail because a write did (the drainer's flush reports it): the
+      // stats then show what is on disk, pending acks as still queued.
+    }
     return this.guarded(() => collectStats(this.connection().db, fileBytes(this.opts.path)));
   }
 
@@ -144,6 +157,11 @@ export class SqliteOutbox implements Outbox {
     if (conn === undefined) return;
     this.conn = undefined;
     try {
+      this.acks.commit(conn, this.opts.path);
+    } catch (e) {
+      this.opts.logger.warn(`${P}${this.acks.rows} delivered results could not be deleted at close (${(e as Error).message}); they will be sent again`);
+    }
+    try {
       this.drops.flush(conn.meta().dropped_total);
       // A clean stop hands nothing out beyond the last seq: the next start needs no skip.
       if (this.seqReserved > this.seqHigh) this.reserveSeqs(conn, this.seqHigh, () => undefined);
@@ -151,6 +169,15 @@ export class SqliteOutbox implements Outbox {
       // closing anyway: the reservation only means a gap in seqs at the next start
     }
     conn.close();
+  }
+
+  /** The round matters more than the acks: if they cannot be committed now they stay pending. */
+  private flushBeforeAppend(): void {
+    try {
+      this.acks.commit(this.connection(), this.opts.path);
+    } catch (e) {
+      if (isCorruption(e) || isMoved(e)) throw e;
+    }
   }
 
   private appendRows(rows: readonly Row[]): number[] {
@@ -274,6 +301,8 @@ export class SqliteOutbox implements Outbox {
     this.corruptTotal = meta.corrupt_total;
     this.seqReserved = meta.seq_reserved;
     this.seqHigh = Math.max(this.seqHigh, last, meta.seq_reserved);
+    // Pending acks were for rows of the file just replaced: gone with it.
+    this.acks.clear();
     return conn;
   }
 

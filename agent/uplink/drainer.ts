@@ -17,6 +17,11 @@ export interface DrainerOptions {
   subfolder?: string;
   /** Bound on stop() waiting for acks. Default 10 s. */
   stopTimeoutMs?: number;
+  /**
+   * Acks are committed together (Outbox.ack): at the latest this long after a PUBACK, at
+   * once when nothing is left to send, and at stop. Default 50 ms.
+   */
+  ackDelayMs?: number;
   /** Pause after a publish failed while still connected (1 s .. 1 min by default). */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -37,10 +42,11 @@ export interface DrainerStats {
 
 /**
  * Moves results from the outbox to the broker: oldest first, in messages of up to batchMax
- * results, with up to inflightMax messages awaiting PUBACK. A row is deleted only when the
- * PUBACK for the message carrying it arrives (acks may come in any order). When a publish
- * fails, sending pauses until everything in flight has settled, then restarts from the
- * oldest row still stored: at-least-once, the receiver dedups by (device, stream, seq).
+ * results, with up to inflightMax messages awaiting PUBACK. A row is deleted only after the
+ * PUBACK for the message carrying it arrives (acks may come in any order); the deletes of
+ * several PUBACKs are committed together, within ackDelayMs. When a publish fails, sending
+ * pauses until everything in flight has settled, then restarts from the oldest row still
+ * stored: at-least-once, the receiver dedups by (device, stream, seq).
  */
 export class Drainer implements OutboxDrain {
   private readonly builder: BatchBuilder;
@@ -56,6 +62,9 @@ export class Drainer implements OutboxDrain {
   /** A publish failed: finish what is in flight, then rewind the cursor. */
   private rewind = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  /** The last take() found nothing left to send. */
+  private drained = false;
   private idleWaiters: (() => void)[] = [];
   private readonly onConnected = (): void => this.pump();
 
@@ -83,14 +92,20 @@ export class Drainer implements OutboxDrain {
     this.opts.transport.off('connected', this.onConnected);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    if (this.inflight === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.idleWaiters.push(resolve);
-      timer = setTimeout(resolve, this.opts.stopTimeoutMs ?? 10_000);
-    });
-    clearTimeout(timer);
-    if (this.inflight > 0) this.opts.logger.warn(`uplink: stopped with ${this.inflight} message(s) unacknowledged; their results stay in the outbox`);
+    if (this.inflight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.idleWaiters.push(resolve);
+        timer = setTimeout(resolve, this.opts.stopTimeoutMs ?? 10_000);
+      });
+      clearTimeout(timer);
+      if (this.inflight > 0) this.opts.logger.warn(`uplink: stopped with ${this.inflight} message(s) unacknowledged; their results stay in the outbox`);
+    }
+    try {
+      this.flushAcks();
+    } catch (err) {
+      this.opts.logger.warn(`uplink: delivered results could not be deleted from the outbox (${err instanceof Error ? err.message : String(err)}); they will be sent again`);
+    }
   }
 
   stats(): DrainerStats {
@@ -106,7 +121,13 @@ export class Drainer implements OutboxDrain {
         const maxBytes = transport.maxEventBytes;
         const stream = outbox.stream;
         const items = outbox.take(this.cursor, batchMax, this.builder.budget(stream, maxBytes));
-        if (items.length === 0) break;
+        if (items.length === 0) {
+          // Nothing left to send: commit the acks now rather than after the delay.
+          this.drained = true;
+          this.flushAcks();
+          break;
+        }
+        this.drained = false;
         const built = this.builder.build(stream, items, maxBytes);
         if (built.kind === 'oversize') {
           outbox.drop([built.item.seq], 'larger than the message size limit');
@@ -131,16 +152,11 @@ export class Drainer implements OutboxDrain {
     this.opts.transport.publishEvent(batch.payload, this.opts.subfolder).then(
       () => {
         this.inflight--;
-        try {
-          this.opts.outbox.ack(batch.seqs);
-          this.counters.messages_published++;
-          this.counters.results_published += batch.seqs.length;
-          this.retry.reset();
-        } catch (err) {
-          // Still stored: resend after the rewind; the receiver drops the duplicates.
-          this.failed(err);
-        }
+        // Refill the window first: committing acks can wait on the disk (with synchronous
+        // full an fsync of about as many bytes as the rows held), and the broker should have
+        // the next messages meanwhile.
         this.settled();
+        this.acked(batch);
       },
       (err: unknown) => {
         this.inflight--;
@@ -149,6 +165,39 @@ export class Drainer implements OutboxDrain {
         this.settled();
       },
     );
+  }
+
+  private acked(batch: Batch): void {
+    try {
+      this.opts.outbox.ack(batch.seqs);
+      this.counters.messages_published++;
+      this.counters.results_published += batch.seqs.length;
+      this.retry.reset();
+      // Nothing left to send, or stopped: nothing else comes soon to commit it with.
+      if (this.drained || !this.running) this.flushAcks();
+      else this.flushTimer ??= setTimeout(() => this.flushLater(), this.opts.ackDelayMs ?? 50);
+    } catch (err) {
+      // Still stored: resend after the rewind; the receiver drops the duplicates.
+      this.failed(err);
+      if (this.inflight === 0) this.settled();
+    }
+  }
+
+  private flushAcks(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.opts.outbox.flush();
+  }
+
+  private flushLater(): void {
+    this.flushTimer = null;
+    try {
+      this.opts.outbox.flush();
+    } catch (err) {
+      // Still stored: resend after the rewind (the outbox flushes again before that).
+      this.failed(err);
+      if (this.inflight === 0) this.settled();
+    }
   }
 
   private failed(err: unknown): void {
@@ -165,6 +214,13 @@ export class Drainer implements OutboxDrain {
     for (const wake of this.idleWaiters.splice(0)) wake();
     if (this.rewind) {
       this.rewind = false;
+      try {
+        this.flushAcks();
+      } catch (err) {
+        // take() flushes again before handing out anything at or below a pending ack.
+        this.failed(err);
+        this.rewind = false;
+      }
       // Everything unacknowledged is still in the outbox, and acked rows are gone, so the
       // oldest unacknowledged row is simply the first one after seq 0.
       this.cursor = 0;

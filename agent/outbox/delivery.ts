@@ -1,0 +1,82 @@
+import type { OutboxItem } from '../core/outbox.js';
+import type { OutboxConnection } from './connection.js';
+import { deleteSeqs } from './deletes.js';
+
+/**
+ * Most acks wait to be committed together (see `Outbox.ack`); never more than this many:
+ * it bounds what a crash sends again. With 500-result messages that is one commit (one
+ * fsync with synchronous full) for eight messages instead of one each.
+ */
+export const ACK_FLUSH_ROWS = 4096;
+
+/** Acks recorded but not committed yet: their seqs, the highest, and the latest ack's time. */
+export class PendingAcks {
+  private lists: number[][] = [];
+  rows = 0;
+  maxSeq = 0;
+  /** ISO time of the latest ack: committed as last_delivery (the PUBACK's time, not the flush's). */
+  at = '';
+
+  add(seqs: readonly number[], at: string): void {
+    // A copy: the caller's array may be reused; the rows are deleted only when we flush.
+    const list = seqs.slice();
+    this.lists.push(list);
+    this.rows += list.length;
+    for (const s of list) if (s > this.maxSeq) this.maxSeq = s;
+    this.at = at;
+  }
+
+  /**
+   * Enough to commit now. Bounded in rows (what a crash sends again) and in WAL: deletes
+   * write about as many WAL bytes as the rows' JSON (measured: 1.03 times), and a commit
+   * that crosses the checkpoint mark (half the WAL's share of max_mb) must end within it.
+   */
+  due(avgRowBytes: number, walBytes: number): boolean {
+    return this.rows >= ACK_FLUSH_ROWS || this.rows * avgRowBytes >= (walBytes * 3) / 8;
+  }
+
+  /** Deletes their rows and counts them delivered, in one transaction; they stay pending if that throws. */
+  commit(conn: OutboxConnection, path: string): void {
+    if (this.rows === 0) return;
+    const seqs = this.lists.length === 1 ? this.lists[0]! : this.lists.flat();
+    deleteSeqs(conn, { seqs, counter: 'delivered_total', deliveredAt: this.at, path });
+    this.clear();
+  }
+
+  clear(): void {
+    this.lists = [];
+    this.rows = 0;
+    this.maxSeq = 0;
+  }
+}
+
+/** Rows read per query at least (a guess from the last read's average size can be far off). */
+const MIN_READ = 16;
+
+/**
+ * take(): the oldest rows after `afterSeq`, at most maxItems whose JSON totals <= maxBytes
+ * (at least one). `all()` materializes every row of its LIMIT, so the LIMIT comes from the
+ * byte budget and the average row size seen so far (`avgBytes`, updated here): large
+ * records would otherwise be read 500 at a time to send 30. Reads on when the guess was low.
+ */
+export function takeRows(conn: OutboxConnection, afterSeq: number, maxItems: number, maxBytes: number, avgBytes: { value: number }): OutboxItem[] {
+  const out: OutboxItem[] = [];
+  let total = 0;
+  let after = afterSeq;
+  while (out.length < maxItems) {
+    const guess = Math.ceil(((maxBytes - total) / avgBytes.value) * 1.25) + 1;
+    const limit = Math.min(maxItems - out.length, Math.max(MIN_READ, guess));
+    const rows = conn.take(after, limit);
+    let read = 0;
+    for (const row of rows) read += row[2];
+    if (rows.length > 0) avgBytes.value = Math.max(1, read / rows.length);
+    for (const [seq, ts, bytes, json] of rows) {
+      if (out.length > 0 && total + bytes > maxBytes) return out;
+      out.push({ seq, ts, json });
+      total += bytes;
+      after = seq;
+    }
+    if (rows.length < limit) break; // nothing more stored
+  }
+  return out;
+}
