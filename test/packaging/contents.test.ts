@@ -1,0 +1,211 @@
+// What is inside each .deb: control fields, maintainer scripts, files with their modes and
+// owners, the architecture of every addon, the copyright file, the man page, and lintian.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { USAGE } from '../../agent/main.js';
+import { PROBE_USAGE } from '../../agent/cli/probe-args.js';
+import { ARCHS, builtDebs, packageVersion, REPO, run, type Arch } from './helpers.js';
+
+const FILE_ARCH: Record<Arch, RegExp> = { amd64: /x86-64/, arm64: /ARM aarch64/, armhf: /ARM, EABI5/ };
+const ADDONS = ['better_sqlite3.node', 'fleetprobe_native.node', 'raw.node'];
+const APP = 'usr/lib/fleetprobe';
+
+let debs: Record<Arch, string>;
+const trees: Partial<Record<Arch, string>> = {};
+
+before(async () => {
+  debs = await builtDebs(ARCHS);
+  for (const arch of ARCHS) {
+    const dir = mkdtempSync(join(tmpdir(), `fleetprobe-deb-${arch}-`));
+    await run('dpkg-deb', ['--raw-extract', debs[arch], dir]);
+    trees[arch] = dir;
+  }
+});
+
+after(() => {
+  for (const dir of Object.values(trees)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tree(arch: Arch): string {
+  return trees[arch]!;
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((e) => {
+    const p = join(dir, e);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+}
+
+interface Entry {
+  mode: string;
+  owner: string;
+  path: string;
+  link: string | null;
+}
+
+async function listing(arch: Arch): Promise<Entry[]> {
+  const { stdout } = await run('dpkg-deb', ['--contents', debs[arch]]);
+  return stdout
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const m = /^(\S+) (\S+)\s+\d+ \S+ \S+ \.\/(\S*)(?: -> (\S+))?$/.exec(line);
+      assert.ok(m, `unexpected dpkg-deb -c line: ${line}`);
+      return { mode: m[1]!, owner: m[2]!, path: m[3]!, link: m[4] ?? null };
+    });
+}
+
+for (const arch of ARCHS) {
+  describe(`${arch} package`, () => {
+    test('control fields and dependencies', async () => {
+      const { stdout } = await run('dpkg-deb', ['--field', debs[arch], 'Package', 'Version', 'Architecture', 'Depends', 'Maintainer', 'Section', 'Installed-Size', 'Description']);
+      const f = Object.fromEntries(stdout.split('\n').filter((l) => /^[A-Z][\w-]*: /.test(l)).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+      assert.equal(f.Package, 'fleetprobe');
+      assert.equal(f.Version, packageVersion());
+      assert.equal(f.Architecture, arch);
+      assert.equal(f.Section, 'net');
+      assert.match(f.Maintainer ?? '', /^.+ <[^@\s]+@[^@\s]+>$/);
+      assert.ok(Number(f['Installed-Size']) > 1000, `Installed-Size ${f['Installed-Size']}`);
+      const depends = (f.Depends ?? '').split(', ');
+      // Node 20 exactly: the addons are built for its ABI (115).
+      for (const d of ['nodejs (>= 20.19)', 'nodejs (<< 21)', 'adduser']) assert.ok(depends.includes(d), `Depends lacks ${d}: ${f.Depends}`);
+      assert.ok(depends.some((d) => /^libc6 \(>= 2\.\d+\)$/.test(d)), `Depends lacks libc6: ${f.Depends}`);
+      assert.ok(depends.some((d) => /^libstdc\+\+6 \(>= \d+\)$/.test(d)), `Depends lacks libstdc++6: ${f.Depends}`);
+    });
+
+    test('conffiles and maintainer scripts', async () => {
+      const control = join(tree(arch), 'DEBIAN');
+      assert.equal(readFileSync(join(control, 'conffiles'), 'utf8'), '/etc/fleetprobe/config.json\n');
+      for (const script of ['postinst', 'prerm', 'postrm']) {
+        assert.equal(statSync(join(control, script)).mode & 0o777, 0o755, script);
+        await run('sh', ['-n', join(control, script)]);
+      }
+      const postinst = readFileSync(join(control, 'postinst'), 'utf8');
+      assert.match(postinst, /adduser --system --group --home \/var\/lib\/fleetprobe --no-create-home/);
+      assert.match(postinst, /chown root:fleetprobe "\$1"\n\s*chmod 0640 "\$1"/);
+      assert.match(postinst, /deb-systemd-helper enable 'fleetprobe.service'/);
+      // Without a running systemd (a chroot, an image build) nothing is started.
+      assert.match(postinst, /if \[ -d \/run\/systemd\/system \]; then[\s\S]*deb-systemd-invoke \$_dh_action/);
+      assert.match(readFileSync(join(control, 'prerm'), 'utf8'), /\[ -d \/run\/systemd\/system \][\s\S]*deb-systemd-invoke stop 'fleetprobe.service'/);
+      const postrm = readFileSync(join(control, 'postrm'), 'utf8');
+      assert.match(postrm, /"purge"[\s\S]*rm -rf \/var\/lib\/fleetprobe[\s\S]*deluser --system/);
+    });
+
+    test('files: layout, modes and owners', async () => {
+      const entries = await listing(arch);
+      const paths = new Set(entries.map((e) => e.path));
+      for (const e of entries) assert.equal(e.owner, 'root/root', `${e.path} is ${e.owner}`);
+      const executables = entries.filter((e) => e.mode.startsWith('-') && /x/.test(e.mode)).map((e) => e.path);
+      assert.deepEqual(executables, ['usr/bin/fleetprobe']);
+      const mode = (p: string): string | undefined => entries.find((e) => e.path === p)?.mode;
+      assert.equal(mode('usr/bin/fleetprobe'), '-rwxr-xr-x');
+      assert.equal(mode('etc/fleetprobe/config.json'), '-rw-r--r--'); // 0640 root:fleetprobe once postinst ran
+      for (const p of [
+        'usr/lib/systemd/system/fleetprobe.service',
+        'usr/share/doc/fleetprobe/changelog.gz',
+        'usr/share/doc/fleetprobe/copyright',
+        'usr/share/man/man1/fleetprobe.1.gz',
+        'usr/share/lintian/overrides/fleetprobe',
+        `${APP}/package.json`,
+        `${APP}/dist/agent/bin/fleetprobe.js`,
+        `${APP}/dist/agent/main.js`,
+        `${APP}/agent/native/build/Release/fleetprobe_native.node`,
+        `${APP}/node_modules/better-sqlite3/build/Release/better_sqlite3.node`,
+        `${APP}/node_modules/raw-socket/build/Release/raw.node`,
+      ]) {
+        assert.ok(paths.has(p), `${p} missing`);
+      }
+      assert.equal(readFileSync(join(tree(arch), 'usr/lib/systemd/system/fleetprobe.service'), 'utf8'), readFileSync(join(REPO, 'systemd/fleetprobe.service'), 'utf8'));
+      const pkg = JSON.parse(readFileSync(join(tree(arch), APP, 'package.json'), 'utf8')) as { version: string; type: string };
+      assert.equal(pkg.version, packageVersion());
+      assert.equal(pkg.type, 'module');
+      // Runtime files only: no sources, tests, build intermediates or build-only packages.
+      const forbidden = [
+        /^usr\/lib\/fleetprobe\/dist\/(?!agent\/)/,
+        /\.(ts|map|c|cc|cpp|h|gyp|gypi|tsbuildinfo)$/,
+        /\/(obj\.target|\.deps)\//,
+        /\/Makefile$|\.mk$/,
+        /\/node_modules\/(nan|prebuild-install|node-gyp|typescript|@types|aedes)\//,
+        /\/node_modules\/\.bin\//,
+        /\/node_modules\/better-sqlite3\/(deps|src)\//,
+        /\/test_extension\.node$/,
+        /^usr\/lib\/fleetprobe\/(agent\/(?!native\/build\/Release\/fleetprobe_native\.node)|test\/|bench\/|scripts\/)/,
+      ];
+      for (const e of entries) {
+        if (e.mode.startsWith('d')) continue;
+        for (const re of forbidden) assert.doesNotMatch(e.path, re);
+      }
+    });
+
+    test(`every addon is an ${arch} binary`, async () => {
+      const addons = walk(join(tree(arch), APP)).filter((p) => p.endsWith('.node'));
+      assert.deepEqual(addons.map((p) => p.slice(p.lastIndexOf('/') + 1)).sort(), ADDONS);
+      for (const addon of addons) {
+        const { stdout } = await run('file', ['-b', addon]);
+        assert.match(stdout, FILE_ARCH[arch], `${relative(tree(arch), addon)}: ${stdout.trim()}`);
+        assert.match(stdout, /stripped/);
+        assert.doesNotMatch(stdout, /not stripped/);
+      }
+    });
+
+    test('lintian: no errors, every warning explained', async () => {
+      const { stdout } = await run('lintian', ['--tag-display-limit', '0', '--display-level', '>=warning', debs[arch]], { allowFail: true });
+      const lines = stdout.split('\n').filter((l) => /^[EW]: /.test(l));
+      assert.deepEqual(lines.filter((l) => l.startsWith('E: ')), [], 'lintian errors');
+      const readme = readFileSync(join(REPO, 'packaging/README.md'), 'utf8');
+      for (const line of lines) {
+        const tag = line.split(' ')[2]!;
+        assert.ok(readme.includes(`\`${tag}\``), `lintian warning not explained in packaging/README.md: ${line}`);
+      }
+    });
+  });
+}
+
+test('every lintian override says why', () => {
+  const lines = readFileSync(join(REPO, 'packaging/lintian-overrides'), 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '' || line.startsWith('#')) return;
+    assert.ok(lines[i - 1]?.startsWith('#'), `override without a reason above it: ${line}`);
+  });
+});
+
+test('copyright is machine-readable and names every bundled npm package', () => {
+  const copyright = readFileSync(join(tree('amd64'), 'usr/share/doc/fleetprobe/copyright'), 'utf8');
+  assert.match(copyright, /^Format: https:\/\/www\.debian\.org\/doc\/packaging-manuals\/copyright-format\/1\.0\/\n/);
+  const app = join(tree('amd64'), APP);
+  const packages = walk(join(app, 'node_modules'))
+    .filter((p) => p.endsWith('/package.json'))
+    .map((p) => relative(app, p.slice(0, -'/package.json'.length)))
+    // A package's own folder, not a package.json deeper inside it (e.g. an "exports" helper).
+    .filter((p) => /^node_modules\/(@[^/]+\/)?[^/]+(\/node_modules\/(@[^/]+\/)?[^/]+)*$/.test(p));
+  assert.ok(packages.length > 30, `only ${packages.length} packages found`);
+  for (const p of packages) assert.ok(copyright.includes(`\nFiles: ${p}/*\n`), `copyright lacks ${p}`);
+  for (const m of copyright.matchAll(/^License: (.+)$/gm)) assert.doesNotMatch(m[1]!, /^\s*$/);
+});
+
+test('changelog is in Debian format, and its top entry is this version', () => {
+  const changelog = gunzipSync(readFileSync(join(tree('amd64'), 'usr/share/doc/fleetprobe/changelog.gz'))).toString('utf8');
+  assert.match(changelog, new RegExp(`^fleetprobe \\(${packageVersion().replace(/[.+]/g, '\\$&')}\\) \\S+; urgency=\\w+\\n\\n  \\* `));
+  assert.match(changelog, /\n -- .+ <.+>  \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}\n/);
+});
+
+test('the man page covers every command and option of the CLI', () => {
+  const roff = gunzipSync(readFileSync(join(tree('amd64'), 'usr/share/man/man1/fleetprobe.1.gz'))).toString('utf8');
+  const text = roff.replace(/\\-/g, '-').replace(/\\f[BIRP]/g, '').replace(/^\.(B|I|BR|BI|IR|RB|RI|TP|PP|br)\s*/gm, '');
+  assert.match(roff, /^\.TH FLEETPROBE 1 /);
+  const commands = USAGE.slice(USAGE.indexOf('Commands:'), USAGE.indexOf('\n\n', USAGE.indexOf('Commands:')))
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/).filter((w, i, ws) => ws.slice(0, i + 1).every((x) => /^[a-z]+$/.test(x))).join(' '));
+  assert.ok(commands.includes('outbox export') && commands.includes('probe'), `parsed commands: ${commands.join(', ')}`);
+  for (const command of commands) assert.ok(text.includes(command), `man page lacks the command "${command}"`);
+  for (const option of new Set([...`${USAGE}\n${PROBE_USAGE}`.matchAll(/(?<![\w-])(--[a-z][a-z-]*|-[a-zA-Z0-9])\b/g)].map((m) => m[1]!))) {
+    assert.ok(new RegExp(`(^|[^\\w-])${option}([^\\w-]|$)`, 'm').test(text), `man page lacks the option ${option}`);
+  }
+  assert.ok(existsSync(join(tree('amd64'), 'usr/share/man/man1/fleetprobe.1.gz')));
+});
