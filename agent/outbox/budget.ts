@@ -17,6 +17,8 @@ export interface Budget {
   walBytes: number;
   dataBytes: number;
   hysteresisBytes: number;
+  /** A segment takes appends until it stores this much JSON (see segments.ts). */
+  segmentBytes: number;
 }
 
 export function budgetFor(maxMb: number, pageSize = 4096): Budget {
@@ -24,7 +26,9 @@ export function budgetFor(maxMb: number, pageSize = 4096): Budget {
   const walBytes = Math.min(4 * MiB, Math.max(64 * 1024, Math.floor(totalBytes / 16 / pageSize) * pageSize));
   const dataBytes = Math.max(16 * pageSize, totalBytes - walBytes - SHM_BYTES);
   const hysteresisBytes = Math.max(4 * pageSize, Math.floor(dataBytes / 128));
-  return { totalBytes, walBytes, dataBytes, hysteresisBytes };
+  // About 8 segments in use when full, of the 16 slots: room for one partly delivered.
+  const segmentBytes = Math.max(32 * 1024, Math.floor(dataBytes / 8));
+  return { totalBytes, walBytes, dataBytes, hysteresisBytes, segmentBytes };
 }
 
 export interface Trimmed {
@@ -35,7 +39,8 @@ export interface Trimmed {
  * Drops the oldest rows (below `keepFrom`, i.e. never the round being committed) until the
  * pages in use fit `limitBytes` (the data budget, or less when the disk is short of space).
  * Call inside the append transaction. Freed pages stay in the file's freelist and are
- * reused by the next inserts, so the file does not grow.
+ * reused by the next inserts, so the file does not grow. Rows already delivered (gone, in a
+ * segment not emptied yet) go first and count nothing.
  */
 export function trimToBudget(conn: OutboxConnection, limitBytes: number, hysteresisBytes: number, keepFrom: number): Trimmed {
   let used = conn.usedBytes();
@@ -45,10 +50,9 @@ export function trimToBudget(conn: OutboxConnection, limitBytes: number, hystere
   while (used > target) {
     // Page bytes per stored JSON byte (b-tree overhead, partly filled pages): turns the
     // excess in pages into an amount of record bytes to drop.
-    const perByte = used / Math.max(1, conn.queuedBytes());
-    const upTo = conn.seqCovering((used - target) / perByte, keepFrom);
-    if (upTo === undefined) break;
-    const d = conn.deleteRange(0, upTo);
+    const perByte = used / Math.max(1, conn.store.storedBytes());
+    const d = conn.store.dropOldest((used - target) / perByte, keepFrom);
+    if (d.stored === 0) break;
     conn.add('dropped_total', d.rows);
     conn.add('queued_bytes', -d.bytes);
     rows += d.rows;
@@ -63,10 +67,10 @@ export function trimToBudget(conn: OutboxConnection, limitBytes: number, hystere
  * it is the oldest; age pruning never scans the whole table. Never drops rows above maxSeq.
  */
 export function pruneByAge(conn: OutboxConnection, cutoffIso: string, maxSeq: number): Trimmed {
-  const oldest = conn.oldest();
+  const oldest = conn.store.oldestStored();
   if (oldest === undefined || oldest.ts >= cutoffIso || oldest.seq > maxSeq) return { rows: 0 };
-  const firstYoung = conn.firstAtOrAfter(cutoffIso);
-  const d = conn.deleteRange(0, firstYoung === undefined ? maxSeq : Math.min(maxSeq, firstYoung - 1));
+  const firstYoung = conn.store.firstAtOrAfter(cutoffIso);
+  const d = conn.store.dropThrough(firstYoung === undefined ? maxSeq : Math.min(maxSeq, firstYoung - 1));
   conn.add('dropped_total', d.rows);
   conn.add('queued_bytes', -d.bytes);
   return { rows: d.rows };

@@ -2,20 +2,14 @@ import Database from 'better-sqlite3';
 import { closeSync, fsyncSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CorruptionError, OutboxUnavailableError } from './errors.js';
-import { createSchema, inspect, lastSeq, readMeta, type Counter, type Meta, type SchemaInit } from './schema.js';
+import { migrateV1 } from './migrate.js';
+import { createSchema, inspect, readMeta, type Counter, type Meta, type SchemaInit } from './schema.js';
+import { SegmentStore } from './segments.js';
 
 export interface ConnectionSettings {
   synchronous: 'full' | 'normal';
   /** The WAL's share of max_mb: checkpoint at half of it, truncate the file back to it. */
   walBytes: number;
-}
-
-/** A stored row as read for delivery: [seq, ts, bytes, json] (arrays: no object per row). */
-export type StoredRow = [seq: number, ts: string, bytes: number, json: string];
-
-export interface Deleted {
-  rows: number;
-  bytes: number;
 }
 
 /** Writers never wait for readers in WAL mode; this only covers checkpoints and a second agent. */
@@ -40,10 +34,12 @@ function quickCheck(db: Database.Database): void {
 /**
  * One open database with its prepared statements: the storage primitives, without policy
  * (bounds, recovery and logging live in SqliteOutbox). All methods are synchronous and
- * none opens a transaction; the caller wraps them in one.
+ * none but write() opens a transaction; the caller wraps them in one. The rows live in
+ * `store` (segments.ts).
  */
 export class OutboxConnection {
   readonly pageSize: number;
+  readonly store: SegmentStore;
   private readonly st;
   /** Device and inode of the file at open: SQLite in WAL mode does not notice it being unlinked. */
   private readonly identity: string;
@@ -54,21 +50,13 @@ export class OutboxConnection {
   ) {
     this.pageSize = Number(db.pragma('page_size', { simple: true }));
     this.identity = OutboxConnection.identityOf(path) ?? '';
+    this.store = new SegmentStore(db);
     this.st = {
-      insert: db.prepare<[string, number, string]>('INSERT INTO results (ts, bytes, json) VALUES (?, ?, ?)'),
-      take: db.prepare<[number, number], StoredRow>('SELECT seq, ts, bytes, json FROM results WHERE seq > ? ORDER BY seq LIMIT ?').raw(true),
-      sumRange: db.prepare<[number, number], { b: number }>('SELECT coalesce(sum(bytes), 0) AS b FROM results WHERE seq BETWEEN ? AND ?'),
-      deleteRange: db.prepare<[number, number]>('DELETE FROM results WHERE seq BETWEEN ? AND ?'),
-      oldestRows: db.prepare<[number], { seq: number; bytes: number }>('SELECT seq, bytes FROM results WHERE seq < ? ORDER BY seq'),
-      oldest: db.prepare<[], { seq: number; ts: string }>('SELECT seq, ts FROM results ORDER BY seq LIMIT 1'),
-      firstAtOrAfter: db.prepare<[string], { seq: number }>('SELECT seq FROM results WHERE ts >= ? ORDER BY seq LIMIT 1'),
       used: db.prepare<[], { used: number }>('SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS used'),
       pages: db.prepare<[], { pages: number; free: number }>('SELECT (SELECT page_count FROM pragma_page_count()) AS pages, (SELECT freelist_count FROM pragma_freelist_count()) AS free'),
       add: db.prepare<[number, Counter]>('UPDATE meta SET value = value + ? WHERE key = ?'),
       setLastDelivery: db.prepare<[string]>("UPDATE meta SET value = ? WHERE key = 'last_delivery'"),
       setSeqReserved: db.prepare<[number]>("UPDATE meta SET value = ? WHERE key = 'seq_reserved'"),
-      raiseSeq: db.prepare<[number]>("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'results'"),
-      seedSeq: db.prepare<[number]>("INSERT INTO sqlite_sequence (name, seq) VALUES ('results', ?)"),
       queuedBytes: db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'queued_bytes'"),
     };
   }
@@ -87,7 +75,7 @@ export class OutboxConnection {
       const state = inspect(db, (reason) => {
         throw new OutboxUnavailableError(path, reason);
       });
-      if (state === 'outbox') quickCheck(db);
+      if (state.kind === 'outbox') quickCheck(db);
       // Freed pages are reused by later inserts either way; incremental auto-vacuum also lets
       // the file shrink when max_mb was lowered. Only possible before the first table exists.
       else db.pragma('auto_vacuum = INCREMENTAL');
@@ -98,12 +86,15 @@ export class OutboxConnection {
       db.pragma(`wal_autocheckpoint = ${Math.max(8, Math.floor(settings.walBytes / 2 / pageSize))}`);
       db.pragma('foreign_keys = OFF');
       db.pragma('secure_delete = OFF');
-      if (state === 'empty') {
+      if (state.kind === 'empty') {
         // The new stream is durable whatever `synchronous` says: a stream id that a power
         // loss could take back would be handed out again as a different one.
         db.pragma('synchronous = FULL');
         createSchema(db, init());
         fsyncDir(path);
+      } else if (state.version === 1) {
+        db.pragma('synchronous = FULL');
+        migrateV1(db);
       }
       const conn = new OutboxConnection(db, path);
       conn.setSynchronous(settings.synchronous);
@@ -129,49 +120,26 @@ export class OutboxConnection {
     return OutboxConnection.identityOf(this.path) === this.identity;
   }
 
-  /** Runs fn in one IMMEDIATE transaction (the write lock up front: no upgrade deadlock). */
+  /**
+   * Runs fn in one IMMEDIATE transaction (the write lock up front: no upgrade deadlock).
+   * If it fails, SQLite rolled back: the segments' in-memory copy is read again.
+   */
   write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (e) {
+      try {
+        this.store.reload();
+      } catch {
+        // the original error says more (corruption: the caller replaces the file)
+      }
+      throw e;
+    }
   }
 
   /** Outside transactions only (SQLite refuses to change it inside one). */
   setSynchronous(mode: 'full' | 'normal'): void {
     this.db.pragma(`synchronous = ${mode === 'full' ? 'FULL' : 'NORMAL'}`);
-  }
-
-  insert(ts: string, bytes: number, json: string): number {
-    return Number(this.st.insert.run(ts, bytes, json).lastInsertRowid);
-  }
-
-  /** The oldest `limit` rows after a seq, all at once (`all()` reads ~30% faster than `iterate()`). */
-  take(afterSeq: number, limit: number): StoredRow[] {
-    return this.st.take.all(afterSeq, limit);
-  }
-
-  deleteRange(lo: number, hi: number): Deleted {
-    const bytes = Number(this.st.sumRange.get(lo, hi)?.b ?? 0);
-    const rows = this.st.deleteRange.run(lo, hi).changes;
-    return { rows, bytes };
-  }
-
-  /** The newest seq among the oldest rows (below `before`) whose bytes add up to `bytes`. */
-  seqCovering(bytes: number, before: number): number | undefined {
-    let sum = 0;
-    let last: number | undefined;
-    for (const r of this.st.oldestRows.iterate(before)) {
-      last = r.seq;
-      sum += r.bytes;
-      if (sum >= bytes) break;
-    }
-    return last;
-  }
-
-  oldest(): { seq: number; ts: string } | undefined {
-    return this.st.oldest.get();
-  }
-
-  firstAtOrAfter(ts: string): number | undefined {
-    return this.st.firstAtOrAfter.get(ts)?.seq;
   }
 
   /** Bytes of pages in use (the freelist is reused before the file grows). */
@@ -195,10 +163,6 @@ export class OutboxConnection {
     this.st.setSeqReserved.run(seq);
   }
 
-  /** Makes the next seq follow `seq` (never lowers it). */
-  raiseSeq(seq: number): void {
-    if (this.st.raiseSeq.run(seq).changes === 0) this.st.seedSeq.run(seq);
-  }
 
   queuedBytes(): number {
     return Number(this.st.queuedBytes.get()?.value ?? 0);
@@ -209,7 +173,7 @@ export class OutboxConnection {
   }
 
   lastSeq(): number {
-    return lastSeq(this.db);
+    return this.store.lastSeq;
   }
 
   /** Returns pages to the file system (auto_vacuum = INCREMENTAL); outside any transaction. */

@@ -27,12 +27,11 @@ export class PendingAcks {
   }
 
   /**
-   * Enough to commit now. Bounded in rows (what a crash sends again) and in WAL: deletes
-   * write about as many WAL bytes as the rows' JSON (measured: 1.03 times), and a commit
-   * that crosses the checkpoint mark (half the WAL's share of max_mb) must end within it.
+   * Enough to commit now: bounded in rows (what a crash sends again). A commit writes a
+   * few pages whatever its size (the rows' seqs become `gone` ranges; see segments.ts).
    */
-  due(avgRowBytes: number, walBytes: number): boolean {
-    return this.rows >= ACK_FLUSH_ROWS || this.rows * avgRowBytes >= (walBytes * 3) / 8;
+  due(): boolean {
+    return this.rows >= ACK_FLUSH_ROWS;
   }
 
   /** Deletes their rows and counts them delivered, in one transaction; they stay pending if that throws. */
@@ -66,7 +65,7 @@ export function takeRows(conn: OutboxConnection, afterSeq: number, maxItems: num
   while (out.length < maxItems) {
     const guess = Math.ceil(((maxBytes - total) / avgBytes.value) * 1.25) + 1;
     const limit = Math.min(maxItems - out.length, Math.max(MIN_READ, guess));
-    const rows = conn.take(after, limit);
+    const rows = conn.store.take(after, limit);
     let read = 0;
     for (const row of rows) read += row[2];
     if (rows.length > 0) avgBytes.value = Math.max(1, read / rows.length);

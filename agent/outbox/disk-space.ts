@@ -105,10 +105,8 @@ export function makeRoom(conn: OutboxConnection, bytes: number): Room {
     if (conn.pages().free < step) {
       try {
         dropped = conn.write(() => {
-          const perByte = conn.usedBytes() / Math.max(1, conn.queuedBytes());
-          const upTo = conn.seqCovering((step * conn.pageSize) / perByte, Number.MAX_SAFE_INTEGER);
-          if (upTo === undefined) return 0;
-          const d = conn.deleteRange(0, upTo);
+          const perByte = conn.usedBytes() / Math.max(1, conn.store.storedBytes());
+          const d = conn.store.dropOldest((step * conn.pageSize) / perByte, Number.MAX_SAFE_INTEGER);
           conn.add('dropped_total', d.rows);
           conn.add('queued_bytes', -d.bytes);
           return d.rows;

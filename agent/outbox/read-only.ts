@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import type { OutboxStats } from '../core/outbox.js';
 import { errorText, NotAnOutboxError, OutboxUnavailableError } from './errors.js';
+import { liveRows, readLayout, type Layout } from './layout.js';
 import { inspect } from './schema.js';
 import { collectStats, fileBytes } from './stats.js';
 import { snapshotImage } from './wal-snapshot.js';
@@ -15,7 +16,7 @@ import { snapshotImage } from './wal-snapshot.js';
  * no writer is running, and SQLite would create -wal and -shm: read an in-memory snapshot
  * instead (see wal-snapshot.ts).
  */
-function openReadOnly(path: string): Database.Database {
+function openReadOnly(path: string): { db: Database.Database; layout: Layout } {
   if (!existsSync(path)) throw new OutboxUnavailableError(path, 'does not exist');
   const live = existsSync(`${path}-wal`) && existsSync(`${path}-shm`);
   let db: Database.Database;
@@ -28,8 +29,9 @@ function openReadOnly(path: string): Database.Database {
     const state = inspect(db, (reason) => {
       throw new NotAnOutboxError(path, reason);
     });
-    if (state === 'empty') throw new NotAnOutboxError(path, 'empty database: the outbox was never initialized');
-    return db;
+    if (state.kind === 'empty') throw new NotAnOutboxError(path, 'empty database: the outbox was never initialized');
+    // A schema 1 file (an agent not yet upgraded) is read as it is: nothing is migrated here.
+    return { db, layout: readLayout(db, state.version) };
   } catch (e) {
     db.close();
     throw e;
@@ -38,9 +40,9 @@ function openReadOnly(path: string): Database.Database {
 
 /** Stats of the outbox at `path`, read-only. */
 export function readOutboxStats(path: string): OutboxStats {
-  const db = openReadOnly(path);
+  const { db, layout } = openReadOnly(path);
   try {
-    return collectStats(db, fileBytes(path));
+    return collectStats(db, layout, fileBytes(path));
   } finally {
     db.close();
   }
@@ -52,11 +54,11 @@ export function readOutboxStats(path: string): OutboxStats {
  * export is a consistent snapshot even while the service appends. Returns the count.
  */
 export function exportOutbox(path: string, write: (line: string) => void): number {
-  const db = openReadOnly(path);
+  const { db, layout } = openReadOnly(path);
   try {
     let n = 0;
-    for (const row of db.prepare<[], { seq: number; json: string }>('SELECT seq, json FROM results ORDER BY seq').iterate()) {
-      write(row.json === '{}' ? `{"seq":${row.seq}}` : `{"seq":${row.seq},${row.json.slice(1)}`);
+    for (const [seq, json] of liveRows(db, layout)) {
+      write(json === '{}' ? `{"seq":${seq}}` : `{"seq":${seq},${json.slice(1)}`);
       n++;
     }
     return n;

@@ -3,23 +3,55 @@ import { CorruptionError } from './errors.js';
 
 /** 'fpob' in the database header, so a foreign SQLite file is never mistaken for ours. */
 export const APPLICATION_ID = 0x66706f62;
-export const SCHEMA_VERSION = 1;
+/** 1: one `results` table. 2: segment tables (see README, Schema); version 1 files are migrated at open. */
+export const SCHEMA_VERSION = 2;
+/**
+ * Segment tables, made with the file and reused in turn: a fixed set, so that the hot path
+ * never changes the schema (a schema change invalidates every prepared statement).
+ */
+export const SLOTS = 16;
 
-// Small columns before json, so that bounds and drops read seq/bytes from the b-tree cell
-// without touching overflow pages of large records. AUTOINCREMENT keeps seqs from ever
-// being reused, even after the newest rows were deleted.
-const DDL = `
-CREATE TABLE results (
-  seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+export const segmentTable = (slot: number): string => `seg_${slot}`;
+
+// Small columns before json, so that bounds and counts read seq/bytes from the b-tree cell
+// without touching overflow pages of large records.
+const segmentDdl = (slot: number): string => `CREATE TABLE ${segmentTable(slot)} (
+  seq   INTEGER PRIMARY KEY,
   ts    TEXT    NOT NULL,
   bytes INTEGER NOT NULL,
   json  TEXT    NOT NULL
+);`;
+
+/**
+ * `results`: the queued rows, for people and tools looking inside with sqlite3 (the agent
+ * reads the segment tables directly). A row is live unless a `gone` range holds its seq.
+ */
+export function resultsViewDdl(): string {
+  const live = 'coalesce((SELECT g.hi FROM gone g WHERE g.lo <= r.seq ORDER BY g.lo DESC LIMIT 1), 0) < r.seq';
+  const parts = Array.from({ length: SLOTS }, (_, k) => `SELECT r.seq, r.ts, r.bytes, r.json FROM ${segmentTable(k)} r WHERE ${live}`);
+  return `CREATE VIEW results (seq, ts, bytes, json) AS\n  ${parts.join('\n  UNION ALL ')};`;
+}
+
+/** Everything of version 2 except the segment tables that a migration already has (slot 0). */
+export function v2Ddl(firstSlot: number): string {
+  const slots = Array.from({ length: SLOTS - firstSlot }, (_, k) => segmentDdl(firstSlot + k));
+  return `
+CREATE TABLE segments (
+  slot   INTEGER PRIMARY KEY,
+  lo     INTEGER NOT NULL,
+  hi     INTEGER NOT NULL,
+  rows   INTEGER NOT NULL,
+  bytes  INTEGER NOT NULL,
+  stored INTEGER NOT NULL
 );
-CREATE TABLE meta (
-  key   TEXT PRIMARY KEY,
-  value
-) WITHOUT ROWID;
+CREATE TABLE gone (
+  lo INTEGER PRIMARY KEY,
+  hi INTEGER NOT NULL
+);
+${slots.join('\n')}
+${resultsViewDdl()}
 `;
+}
 
 /** Counters kept in the meta table; each is changed in the transaction that causes it. */
 export type Counter = 'generated_total' | 'dropped_total' | 'delivered_total' | 'queued_bytes';
@@ -32,8 +64,8 @@ export interface SchemaInit {
   corruptTotal: number;
 }
 
-/** What is in an opened file: nothing yet (new or empty file), or our schema. */
-export type FileState = 'empty' | 'outbox';
+/** What is in an opened file: nothing yet (new or empty file), or our schema at a version. */
+export type FileState = { kind: 'empty' } | { kind: 'outbox'; version: number };
 
 /**
  * Reads the header (this is where garbage files fail with SQLITE_NOTADB). A valid SQLite
@@ -43,23 +75,26 @@ export type FileState = 'empty' | 'outbox';
 export function inspect(db: Database.Database, foreign: (reason: string) => never): FileState {
   const appId = Number(db.pragma('application_id', { simple: true }));
   const version = Number(db.pragma('user_version', { simple: true }));
-  const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table'").all().map((r) => r.name);
-  if (appId === 0 && version === 0 && tables.length === 0) return 'empty';
+  const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type IN ('table', 'view')").all().map((r) => r.name);
+  if (appId === 0 && version === 0 && tables.length === 0) return { kind: 'empty' };
   if (appId !== APPLICATION_ID) return foreign(`not a fleetprobe outbox (application_id ${appId}, tables: ${tables.join(', ') || 'none'})`);
   if (version > SCHEMA_VERSION) return foreign(`outbox schema version ${version} is newer than this agent's (${SCHEMA_VERSION})`);
-  for (const t of ['results', 'meta']) {
+  const needed = version <= 1 ? ['results', 'meta'] : ['meta', 'segments', 'gone', ...Array.from({ length: SLOTS }, (_, k) => segmentTable(k))];
+  for (const t of needed) {
     if (!tables.includes(t)) throw new CorruptionError(`table ${t} is missing`);
   }
-  return 'outbox';
+  return { kind: 'outbox', version: Math.max(1, version) };
 }
 
 /** Creates the schema in one transaction: a crash leaves either nothing or a whole outbox. */
 export function createSchema(db: Database.Database, init: SchemaInit): void {
   db.transaction(() => {
-    db.exec(DDL);
+    db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;\n${segmentDdl(0)}\n${v2Ddl(1)}`);
     const put = db.prepare<[string, string | number | null]>('INSERT INTO meta (key, value) VALUES (?, ?)');
     put.run('stream', init.stream);
     put.run('created', init.created);
+    // The highest seq handed out: seqs are never reused, not even after deletes.
+    put.run('last_seq', init.seqBase);
     // Seqs up to this one may have been handed out (see SqliteOutbox: synchronous normal).
     put.run('seq_reserved', init.seqBase);
     put.run('generated_total', 0);
@@ -68,7 +103,6 @@ export function createSchema(db: Database.Database, init: SchemaInit): void {
     put.run('last_delivery', null);
     put.run('corrupt_total', init.corruptTotal);
     put.run('queued_bytes', 0);
-    if (init.seqBase > 0) db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('results', ?)").run(init.seqBase);
     db.pragma(`application_id = ${APPLICATION_ID}`);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
@@ -111,8 +145,9 @@ export function readMeta(db: Database.Database): Meta {
   };
 }
 
-/** The highest seq ever handed out in this file (0 before the first append). */
+/** The highest seq ever handed out in this (version 2) file. */
 export function lastSeq(db: Database.Database): number {
-  const row = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'results'").get();
-  return row === undefined ? 0 : Number(row.seq);
+  const row = db.prepare<[], { value: unknown }>("SELECT value FROM meta WHERE key = 'last_seq'").get();
+  if (row === undefined || (typeof row.value !== 'number' && typeof row.value !== 'bigint')) throw new CorruptionError('meta last_seq is missing or not a number');
+  return Number(row.value);
 }

@@ -123,7 +123,7 @@ export class SqliteOutbox implements Outbox {
     if (seqs.length === 0) return;
     if (this.closed) throw new Error(`outbox ${this.opts.path}: used after close()`);
     this.acks.add(seqs, this.now().toISOString());
-    if (this.acks.due(this.rowBytes.value, this.budget.walBytes)) this.flush();
+    if (this.acks.due()) this.flush();
   }
 
   flush(): void {
@@ -142,7 +142,10 @@ export class SqliteOutbox implements Outbox {
       // Reading must not fail because a write did (the drainer's flush reports it): the
       // stats then show what is on disk, pending acks as still queued.
     }
-    return this.guarded(() => collectStats(this.connection().db, fileBytes(this.opts.path)));
+    return this.guarded(() => {
+      const conn = this.connection();
+      return collectStats(conn.db, conn.store, fileBytes(this.opts.path));
+    });
   }
 
   /** `PRAGMA integrity_check` (slow: reads every page): 'ok' or the problems found. */
@@ -205,9 +208,9 @@ export class SqliteOutbox implements Outbox {
     let plan: SpacePlan | undefined;
     let dropped: Dropped = { aged: 0, trimmed: 0 };
     const body = (): number[] => {
-      if (this.raiseTo > 0) conn.raiseSeq(this.raiseTo);
+      if (this.raiseTo > 0) conn.store.raiseSeq(this.raiseTo);
       plan = planSpace(this.budget, conn.pages().pages * conn.pageSize, available, roundBytes);
-      const seqs = rows.map((r) => conn.insert(r.ts, r.bytes, r.json));
+      const seqs = conn.store.insert(rows, this.budget.segmentBytes);
       conn.add('generated_total', rows.length);
       conn.add('queued_bytes', roundBytes);
       dropped = this.applyBounds(conn, seqs[0] ?? 0, plan);

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import type { OutboxStats } from '../core/outbox.js';
+import { newestLive, oldestLive, type Layout } from './layout.js';
 import { readMeta } from './schema.js';
 
 /** Size of the database file plus its WAL, as they are on disk now. */
@@ -21,18 +22,16 @@ export function fileBytes(path: string): number {
  * card takes seconds): rows follow from the counters, which every insert and delete updates
  * in its own transaction, so generated = queued + delivered + dropped holds exactly.
  */
-export function collectStats(db: Database.Database, onDiskBytes: number): OutboxStats {
+export function collectStats(db: Database.Database, layout: Layout, onDiskBytes: number): OutboxStats {
   const m = readMeta(db);
   const generated = m.generated_total;
-  const oldest = db.prepare<[], { ts: string }>('SELECT ts FROM results ORDER BY seq ASC LIMIT 1').get();
-  const newest = db.prepare<[], { ts: string }>('SELECT ts FROM results ORDER BY seq DESC LIMIT 1').get();
   return {
     stream: m.stream,
     rows: generated - m.delivered_total - m.dropped_total,
     bytes: m.queued_bytes,
     file_bytes: onDiskBytes,
-    oldest: oldest?.ts ?? null,
-    newest: newest?.ts ?? null,
+    oldest: oldestLive(db, layout)?.ts ?? null,
+    newest: newestLive(db, layout)?.ts ?? null,
     dropped_total: m.dropped_total,
     generated_total: generated,
     delivered_total: m.delivered_total,

@@ -16,11 +16,13 @@ function filled(path: string): { stream: string; lastSeq: number } {
   return { stream: s.stream, lastSeq: s.generated_total };
 }
 
-/** Leaf pages of the results table, in key order. */
+/** Leaf pages holding the rows (the segment tables, oldest segment first), in key order. */
 function leafPages(path: string): number[] {
   const db = rawDb(path);
   try {
-    return db.prepare<[], { pageno: number }>("SELECT pageno FROM dbstat WHERE name = 'results' AND pagetype = 'leaf' ORDER BY path").all().map((r) => r.pageno);
+    const tables = db.prepare<[], { slot: number }>('SELECT slot FROM segments ORDER BY lo').all().map((r) => `seg_${r.slot}`);
+    const leaves = db.prepare<[string], { pageno: number }>("SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY path");
+    return tables.flatMap((t) => leaves.all(t).map((r) => r.pageno));
   } finally {
     db.close();
   }

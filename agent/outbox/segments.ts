@@ -1,0 +1,286 @@
+import type Database from 'better-sqlite3';
+import { isGone, readLayout, segmentAfter, type Segment } from './layout.js';
+import { clip, firstEndingAtOrAfter, rangeHolding, subtract, union, type Range } from './ranges.js';
+import { lastSeq, SCHEMA_VERSION, segmentTable, SLOTS } from './schema.js';
+
+/** A stored row as read for delivery: [seq, ts, bytes, json] (arrays: no object per row). */
+export type StoredRow = [seq: number, ts: string, bytes: number, json: string];
+
+export interface Counted {
+  rows: number;
+  bytes: number;
+}
+
+export interface Freed extends Counted {
+  /** JSON bytes of the rows removed from storage, gone ones included. */
+  stored: number;
+}
+
+function statements(db: Database.Database, table: string) {
+  return {
+    insert: db.prepare<[number, string, number, string]>(`INSERT INTO ${table} (seq, ts, bytes, json) VALUES (?, ?, ?, ?)`),
+    take: db.prepare<[number, number], StoredRow>(`SELECT seq, ts, bytes, json FROM ${table} WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true),
+    count: db.prepare<[number, number], Counted>(`SELECT count(*) AS rows, coalesce(sum(bytes), 0) AS bytes FROM ${table} WHERE seq BETWEEN ? AND ?`),
+    deleteTo: db.prepare<[number]>(`DELETE FROM ${table} WHERE seq <= ?`),
+    // No WHERE: SQLite frees the table's pages without rewriting them (truncate optimization).
+    clear: db.prepare(`DELETE FROM ${table}`),
+    any: db.prepare<[], { seq: number }>(`SELECT seq FROM ${table} LIMIT 1`),
+    sizes: db.prepare<[number], [number, number]>(`SELECT seq, bytes FROM ${table} WHERE seq < ? ORDER BY seq`).raw(true),
+    oldest: db.prepare<[], { seq: number; ts: string }>(`SELECT seq, ts FROM ${table} ORDER BY seq LIMIT 1`),
+    firstAtOrAfter: db.prepare<[string], { seq: number }>(`SELECT seq FROM ${table} WHERE ts >= ? ORDER BY seq LIMIT 1`),
+  };
+}
+type Statements = ReturnType<typeof statements>;
+
+/**
+ * The rows of the outbox, in segments: tables that each hold a span of seqs (SLOTS tables,
+ * reused in turn). Appends go to the newest segment until it holds `targetBytes`. Acks and
+ * drops only add their seqs to `gone` (a few ranges); a segment whose rows are all gone is
+ * emptied whole, which frees its pages without writing them (a DELETE of rows writes every
+ * page it touches to the WAL, and the checkpoint writes it again). Bounds that must free
+ * part of the oldest segment delete its oldest rows.
+ *
+ * The in-memory copy follows the file: every write runs inside the caller's transaction,
+ * and the caller reloads it when a transaction fails (OutboxConnection.write).
+ */
+export class SegmentStore {
+  segments: Segment[] = [];
+  gone: Range[] = [];
+  lastSeq = 0;
+  private readonly st: Statements[];
+  private readonly w;
+
+  constructor(private readonly db: Database.Database) {
+    this.st = Array.from({ length: SLOTS }, (_, k) => statements(db, segmentTable(k)));
+    this.w = {
+      putSegment: db.prepare<[number, number, number, number, number, number]>('INSERT OR REPLACE INTO segments (slot, lo, hi, rows, bytes, stored) VALUES (?, ?, ?, ?, ?, ?)'),
+      deleteSegment: db.prepare<[number]>('DELETE FROM segments WHERE slot = ?'),
+      putGone: db.prepare<[number, number]>('INSERT OR REPLACE INTO gone (lo, hi) VALUES (?, ?)'),
+      deleteGone: db.prepare<[number]>('DELETE FROM gone WHERE lo = ?'),
+      setLastSeq: db.prepare<[number]>("UPDATE meta SET value = ? WHERE key = 'last_seq'"),
+    };
+    this.reload();
+  }
+
+  reload(): void {
+    const layout = readLayout(this.db, SCHEMA_VERSION);
+    this.segments = layout.segments;
+    this.gone = layout.gone;
+    this.lastSeq = lastSeq(this.db);
+  }
+
+  /** JSON bytes stored, gone rows included (what the pages in use hold). */
+  storedBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.stored;
+    return n;
+  }
+
+  /** Up to `limit` queued rows with seq > afterSeq, oldest first. */
+  take(afterSeq: number, limit: number): StoredRow[] {
+    const out: StoredRow[] = [];
+    const gi = { i: 0 };
+    for (let k = segmentAfter(this.segments, afterSeq); k < this.segments.length && out.length < limit; k++) {
+      const s = this.segments[k]!;
+      const st = this.st[s.slot]!;
+      let from = Math.max(afterSeq, s.lo - 1);
+      while (out.length < limit) {
+        // Skip a gone span without reading it (a restart with a half-delivered segment).
+        from = rangeHolding(this.gone, from + 1)?.[1] ?? from;
+        if (from >= s.hi) break;
+        const want = limit - out.length;
+        const rows = st.take.all(from, want);
+        gi.i = firstEndingAtOrAfter(this.gone, from + 1);
+        for (const row of rows) if (!isGone(this.gone, row[0], gi)) out.push(row);
+        if (rows.length < want) break;
+        from = rows[rows.length - 1]![0];
+      }
+    }
+    return out;
+  }
+
+  /** Stores one round in the newest segment (a new one when it is full and a slot is free); returns its seqs. */
+  insert(rows: ReadonlyArray<{ ts: string; bytes: number; json: string }>, targetBytes: number): number[] {
+    let s = this.segments[this.segments.length - 1];
+    if (s === undefined || s.stored >= targetBytes) s = this.newSegment() ?? s;
+    if (s === undefined) throw new Error('outbox: no segment slot free'); // unreachable: SLOTS > 0
+    const { insert } = this.st[s.slot]!;
+    const seqs: number[] = [];
+    let bytes = 0;
+    for (const r of rows) {
+      const seq = ++this.lastSeq;
+      insert.run(seq, r.ts, r.bytes, r.json);
+      seqs.push(seq);
+      bytes += r.bytes;
+    }
+    s.hi = this.lastSeq;
+    s.rows += rows.length;
+    s.bytes += bytes;
+    s.stored += bytes;
+    this.putSegment(s);
+    this.w.setLastSeq.run(this.lastSeq);
+    return seqs;
+  }
+
+  /** Makes the next seq follow `seq` (never lowers it). */
+  raiseSeq(seq: number): void {
+    if (seq <= this.lastSeq) return;
+    this.lastSeq = seq;
+    this.w.setLastSeq.run(seq);
+  }
+
+  /**
+   * Marks seqs delivered or dropped. Counts only queued rows (stored, not gone already);
+   * segments left with no queued row are emptied.
+   */
+  markGone(seqs: readonly Range[]): Counted {
+    const fresh = subtract(seqs, this.gone);
+    const total = { rows: 0, bytes: 0 };
+    const added: Range[] = [];
+    const touched: Segment[] = [];
+    for (const s of this.segments) {
+      const pieces = clip(fresh, s.lo, s.hi);
+      if (pieces.length === 0) continue;
+      for (const [lo, hi] of pieces) {
+        const c = this.st[s.slot]!.count.get(lo, hi) ?? { rows: 0, bytes: 0 };
+        if (c.rows === 0) continue;
+        s.rows -= c.rows;
+        s.bytes -= c.bytes;
+        total.rows += c.rows;
+        total.bytes += c.bytes;
+        added.push([lo, hi]);
+      }
+      touched.push(s);
+    }
+    const before = this.gone;
+    this.gone = union(this.gone, added);
+    for (const s of touched) {
+      if (s.rows <= 0) this.clear(s);
+      else this.putSegment(s);
+    }
+    this.writeGone(before);
+    return total;
+  }
+
+  /** Removes the oldest stored rows, about `bytes` of JSON, never seqs >= keepFrom. Counts the queued ones. */
+  dropOldest(bytes: number, keepFrom: number): Freed {
+    const out = { rows: 0, bytes: 0, stored: 0 };
+    const before = this.gone;
+    while (out.stored < bytes) {
+      const s = this.segments[0];
+      if (s === undefined || s.lo >= keepFrom) break;
+      let upTo = s.hi;
+      if (s.hi >= keepFrom || s.stored > bytes - out.stored) {
+        const c = this.covering(s, bytes - out.stored, keepFrom);
+        if (c === undefined) break;
+        upTo = c;
+      }
+      const f = this.dropFront(s, upTo);
+      out.rows += f.rows;
+      out.bytes += f.bytes;
+      out.stored += f.stored;
+    }
+    this.writeGone(before);
+    return out;
+  }
+
+  /** Removes every stored row with seq <= upTo. Counts the queued ones. */
+  dropThrough(upTo: number): Freed {
+    const out = { rows: 0, bytes: 0, stored: 0 };
+    const before = this.gone;
+    while (this.segments[0] !== undefined && this.segments[0].lo <= upTo) {
+      const f = this.dropFront(this.segments[0], upTo);
+      out.rows += f.rows;
+      out.bytes += f.bytes;
+      out.stored += f.stored;
+    }
+    this.writeGone(before);
+    return out;
+  }
+
+  /** The oldest stored row (gone or not). */
+  oldestStored(): { seq: number; ts: string } | undefined {
+    const s = this.segments[0];
+    return s === undefined ? undefined : this.st[s.slot]!.oldest.get();
+  }
+
+  /** The first stored row, by seq, whose ts is at or after `ts`. */
+  firstAtOrAfter(ts: string): number | undefined {
+    for (const s of this.segments) {
+      const r = this.st[s.slot]!.firstAtOrAfter.get(ts);
+      if (r !== undefined) return r.seq;
+    }
+    return undefined;
+  }
+
+  /** The newest seq among the oldest rows of `s` (below keepFrom) whose bytes add up to `bytes`. */
+  private covering(s: Segment, bytes: number, keepFrom: number): number | undefined {
+    let sum = 0;
+    let last: number | undefined;
+    for (const [seq, b] of this.st[s.slot]!.sizes.iterate(keepFrom)) {
+      last = seq;
+      sum += b;
+      if (sum >= bytes) break;
+    }
+    return last;
+  }
+
+  /** Deletes the rows of `s` up to `upTo` (all of them: empties it). Gone ranges are written by the caller. */
+  private dropFront(s: Segment, upTo: number): Freed {
+    if (upTo >= s.hi) {
+      const f = { rows: s.rows, bytes: s.bytes, stored: s.stored };
+      this.clear(s);
+      return f;
+    }
+    const st = this.st[s.slot]!;
+    const out = { rows: 0, bytes: 0, stored: st.count.get(s.lo, upTo)?.bytes ?? 0 };
+    for (const [lo, hi] of subtract([[s.lo, upTo]], this.gone)) {
+      const c = st.count.get(lo, hi) ?? { rows: 0, bytes: 0 };
+      out.rows += c.rows;
+      out.bytes += c.bytes;
+    }
+    st.deleteTo.run(upTo);
+    this.gone = subtract(this.gone, [[s.lo, upTo]]);
+    s.lo = upTo + 1;
+    s.rows -= out.rows;
+    s.bytes -= out.bytes;
+    s.stored -= out.stored;
+    if (s.rows <= 0) this.clear(s);
+    else this.putSegment(s);
+    return out;
+  }
+
+  /** Empties a segment and frees its slot. */
+  private clear(s: Segment): void {
+    this.st[s.slot]!.clear.run();
+    this.w.deleteSegment.run(s.slot);
+    this.gone = subtract(this.gone, [[s.lo, s.hi]]);
+    this.segments = this.segments.filter((x) => x !== s);
+  }
+
+  private newSegment(): Segment | undefined {
+    const used = new Set(this.segments.map((s) => s.slot));
+    for (let slot = 0; slot < SLOTS; slot++) {
+      if (used.has(slot)) continue;
+      // A free slot's table is empty (emptied in the transaction that freed it); make sure.
+      if (this.st[slot]!.any.get() !== undefined) this.st[slot]!.clear.run();
+      const s: Segment = { slot, table: segmentTable(slot), lo: this.lastSeq + 1, hi: this.lastSeq, rows: 0, bytes: 0, stored: 0 };
+      this.segments.push(s);
+      return s;
+    }
+    return undefined;
+  }
+
+  private putSegment(s: Segment): void {
+    this.w.putSegment.run(s.slot, s.lo, s.hi, s.rows, s.bytes, s.stored);
+  }
+
+  /** Writes the difference between `before` and the current gone ranges. */
+  private writeGone(before: readonly Range[]): void {
+    if (before === this.gone) return;
+    const was = new Map(before.map((r) => [r[0], r[1]]));
+    const nowLo = new Set(this.gone.map((r) => r[0]));
+    for (const [lo] of before) if (!nowLo.has(lo)) this.w.deleteGone.run(lo);
+    for (const [lo, hi] of this.gone) if (was.get(lo) !== hi) this.w.putGone.run(lo, hi);
+  }
+}
