@@ -1,5 +1,6 @@
 import type { OutboxItem } from '../core/outbox.js';
 import type { OutboxConnection } from './connection.js';
+import type { Taken } from './segments.js';
 import { deleteSeqs } from './deletes.js';
 
 /**
@@ -53,8 +54,23 @@ export class PendingAcks {
 const MIN_READ = 16;
 
 /**
+ * A handed-out row. The uplink never reads `ts`: it is taken from the record (where append
+ * stored it, exactly as the ts column) only if asked for, not read from the table.
+ */
+class StoredItem implements OutboxItem {
+  constructor(
+    readonly seq: number,
+    readonly json: string,
+  ) {}
+
+  get ts(): string {
+    return (JSON.parse(this.json) as { ts: string }).ts;
+  }
+}
+
+/**
  * take(): the oldest rows after `afterSeq`, at most maxItems whose JSON totals <= maxBytes
- * (at least one). `all()` materializes every row of its LIMIT, so the LIMIT comes from the
+ * (at least one). Reads materialize every row of their LIMIT, so the LIMIT comes from the
  * byte budget and the average row size seen so far (`avgBytes`, updated here): large
  * records would otherwise be read 500 at a time to send 30. Reads on when the guess was low.
  */
@@ -65,17 +81,24 @@ export function takeRows(conn: OutboxConnection, afterSeq: number, maxItems: num
   while (out.length < maxItems) {
     const guess = Math.ceil(((maxBytes - total) / avgBytes.value) * 1.25) + 1;
     const limit = Math.min(maxItems - out.length, Math.max(MIN_READ, guess));
-    const rows = conn.store.take(after, limit);
+    const rows: Taken = { seqs: [], jsons: [] };
+    conn.store.take(after, limit, rows);
+    const n = rows.seqs.length;
     let read = 0;
-    for (const row of rows) read += row[2];
-    if (rows.length > 0) avgBytes.value = Math.max(1, read / rows.length);
-    for (const [seq, ts, bytes, json] of rows) {
-      if (out.length > 0 && total + bytes > maxBytes) return out;
-      out.push({ seq, ts, json });
+    for (let i = 0; i < n; i++) {
+      // The stored bytes column holds the same number (append computed it this way).
+      const bytes = Buffer.byteLength(rows.jsons[i]!);
+      read += bytes;
+      if (out.length > 0 && total + bytes > maxBytes) {
+        avgBytes.value = Math.max(1, read / (i + 1));
+        return out;
+      }
+      out.push(new StoredItem(rows.seqs[i]!, rows.jsons[i]!));
       total += bytes;
-      after = seq;
+      after = rows.seqs[i]!;
     }
-    if (rows.length < limit) break; // nothing more stored
+    if (n > 0) avgBytes.value = Math.max(1, read / n);
+    if (n < limit) break; // nothing more stored
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { SCHEMA_VERSION, segmentTable, v2Ddl } from './schema.js';
+import { resultsViewDdl, SCHEMA_VERSION, segmentTable, v2Ddl } from './schema.js';
 
 /**
  * Schema 1 (one `results` table, seqs from AUTOINCREMENT) to 2, in one transaction, without
@@ -12,7 +12,7 @@ import { SCHEMA_VERSION, segmentTable, v2Ddl } from './schema.js';
 export function migrateV1(db: Database.Database): void {
   db.transaction(() => {
     const seq = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'results'").get();
-    db.exec(`ALTER TABLE results RENAME TO ${segmentTable(0)};\n${v2Ddl(1)}`);
+    db.exec(`ALTER TABLE results RENAME TO ${segmentTable(0)};\n${v2Ddl()}\n${resultsViewDdl([0])}`);
     const r = db.prepare<[], { n: number; lo: number | null; hi: number | null; b: number }>(`SELECT count(*) AS n, min(seq) AS lo, max(seq) AS hi, coalesce(sum(bytes), 0) AS b FROM ${segmentTable(0)}`).get();
     if (r !== undefined && r.n > 0 && r.lo !== null && r.hi !== null) {
       db.prepare('INSERT INTO segments (slot, lo, hi, rows, bytes, stored) VALUES (0, ?, ?, ?, ?, ?)').run(r.lo, r.hi, r.n, r.b, r.b);

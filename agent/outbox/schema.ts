@@ -6,16 +6,18 @@ export const APPLICATION_ID = 0x66706f62;
 /** 1: one `results` table. 2: segment tables (see README, Schema); version 1 files are migrated at open. */
 export const SCHEMA_VERSION = 2;
 /**
- * Segment tables, made with the file and reused in turn: a fixed set, so that the hot path
- * never changes the schema (a schema change invalidates every prepared statement).
+ * Segment tables are made when first needed and then reused in turn, never dropped: the
+ * schema changes only while a backlog grows beyond any before (a schema change makes
+ * SQLite prepare every statement again). A backlog beyond MAX_SLOTS segments makes the
+ * newest one grow instead. (Views are limited to 500 compound terms.)
  */
-export const SLOTS = 16;
+export const MAX_SLOTS = 128;
 
 export const segmentTable = (slot: number): string => `seg_${slot}`;
 
 // Small columns before json, so that bounds and counts read seq/bytes from the b-tree cell
 // without touching overflow pages of large records.
-const segmentDdl = (slot: number): string => `CREATE TABLE ${segmentTable(slot)} (
+export const segmentDdl = (slot: number): string => `CREATE TABLE ${segmentTable(slot)} (
   seq   INTEGER PRIMARY KEY,
   ts    TEXT    NOT NULL,
   bytes INTEGER NOT NULL,
@@ -26,15 +28,29 @@ const segmentDdl = (slot: number): string => `CREATE TABLE ${segmentTable(slot)}
  * `results`: the queued rows, for people and tools looking inside with sqlite3 (the agent
  * reads the segment tables directly). A row is live unless a `gone` range holds its seq.
  */
-export function resultsViewDdl(): string {
+export function resultsViewDdl(slots: readonly number[]): string {
   const live = 'coalesce((SELECT g.hi FROM gone g WHERE g.lo <= r.seq ORDER BY g.lo DESC LIMIT 1), 0) < r.seq';
-  const parts = Array.from({ length: SLOTS }, (_, k) => `SELECT r.seq, r.ts, r.bytes, r.json FROM ${segmentTable(k)} r WHERE ${live}`);
-  return `CREATE VIEW results (seq, ts, bytes, json) AS\n  ${parts.join('\n  UNION ALL ')};`;
+  const parts = slots.map((k) => `SELECT r.seq, r.ts, r.bytes, r.json FROM ${segmentTable(k)} r WHERE ${live}`);
+  if (parts.length === 0) parts.push('SELECT NULL, NULL, NULL, NULL WHERE 0');
+  return `DROP VIEW IF EXISTS results;\nCREATE VIEW results (seq, ts, bytes, json) AS\n  ${parts.join('\n  UNION ALL ')};`;
 }
 
-/** Everything of version 2 except the segment tables that a migration already has (slot 0). */
-export function v2Ddl(firstSlot: number): string {
-  const slots = Array.from({ length: SLOTS - firstSlot }, (_, k) => segmentDdl(firstSlot + k));
+/** Slots whose segment table exists. */
+export function slotTables(db: Database.Database): number[] {
+  return db
+    .prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'seg_[0-9]*'")
+    .all()
+    .map((r) => Number(r.name.slice(4)))
+    .sort((a, b) => a - b);
+}
+
+/** Makes a slot's table (and the view over all of them); inside the caller's transaction. */
+export function createSlot(db: Database.Database, slot: number, existing: readonly number[]): void {
+  db.exec(`${segmentDdl(slot)}\n${resultsViewDdl([...existing, slot])}`);
+}
+
+/** Tables of version 2 besides meta and the segment tables. */
+export function v2Ddl(): string {
   return `
 CREATE TABLE segments (
   slot   INTEGER PRIMARY KEY,
@@ -48,8 +64,6 @@ CREATE TABLE gone (
   lo INTEGER PRIMARY KEY,
   hi INTEGER NOT NULL
 );
-${slots.join('\n')}
-${resultsViewDdl()}
 `;
 }
 
@@ -79,7 +93,7 @@ export function inspect(db: Database.Database, foreign: (reason: string) => neve
   if (appId === 0 && version === 0 && tables.length === 0) return { kind: 'empty' };
   if (appId !== APPLICATION_ID) return foreign(`not a fleetprobe outbox (application_id ${appId}, tables: ${tables.join(', ') || 'none'})`);
   if (version > SCHEMA_VERSION) return foreign(`outbox schema version ${version} is newer than this agent's (${SCHEMA_VERSION})`);
-  const needed = version <= 1 ? ['results', 'meta'] : ['meta', 'segments', 'gone', ...Array.from({ length: SLOTS }, (_, k) => segmentTable(k))];
+  const needed = version <= 1 ? ['results', 'meta'] : ['meta', 'segments', 'gone'];
   for (const t of needed) {
     if (!tables.includes(t)) throw new CorruptionError(`table ${t} is missing`);
   }
@@ -89,7 +103,7 @@ export function inspect(db: Database.Database, foreign: (reason: string) => neve
 /** Creates the schema in one transaction: a crash leaves either nothing or a whole outbox. */
 export function createSchema(db: Database.Database, init: SchemaInit): void {
   db.transaction(() => {
-    db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;\n${segmentDdl(0)}\n${v2Ddl(1)}`);
+    db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;\n${v2Ddl()}\n${segmentDdl(0)}\n${resultsViewDdl([0])}`);
     const put = db.prepare<[string, string | number | null]>('INSERT INTO meta (key, value) VALUES (?, ?)');
     put.run('stream', init.stream);
     put.run('created', init.created);

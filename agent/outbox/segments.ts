@@ -1,10 +1,13 @@
 import type Database from 'better-sqlite3';
 import { isGone, readLayout, segmentAfter, type Segment } from './layout.js';
 import { clip, firstEndingAtOrAfter, rangeHolding, subtract, union, type Range } from './ranges.js';
-import { lastSeq, SCHEMA_VERSION, segmentTable, SLOTS } from './schema.js';
+import { createSlot, lastSeq, MAX_SLOTS, SCHEMA_VERSION, segmentTable, slotTables } from './schema.js';
 
-/** A stored row as read for delivery: [seq, ts, bytes, json] (arrays: no object per row). */
-export type StoredRow = [seq: number, ts: string, bytes: number, json: string];
+/** Rows read for delivery, as parallel arrays (no object per row: reading is the drain's hot path). */
+export interface Taken {
+  seqs: number[];
+  jsons: string[];
+}
 
 export interface Counted {
   rows: number;
@@ -19,7 +22,10 @@ export interface Freed extends Counted {
 function statements(db: Database.Database, table: string) {
   return {
     insert: db.prepare<[number, string, number, string]>(`INSERT INTO ${table} (seq, ts, bytes, json) VALUES (?, ?, ?, ?)`),
-    take: db.prepare<[number, number], StoredRow>(`SELECT seq, ts, bytes, json FROM ${table} WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true),
+    take: db.prepare<[number, number], [number, string]>(`SELECT seq, json FROM ${table} WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true),
+    // Only the JSON (pluck: no array per row) of a span of seqs: when it returns one row per
+    // seq of the span, the seqs are known without reading them.
+    takeSpan: db.prepare<[number, number], string>(`SELECT json FROM ${table} WHERE seq > ? AND seq <= ? ORDER BY seq`).pluck(true),
     count: db.prepare<[number, number], Counted>(`SELECT count(*) AS rows, coalesce(sum(bytes), 0) AS bytes FROM ${table} WHERE seq BETWEEN ? AND ?`),
     deleteTo: db.prepare<[number]>(`DELETE FROM ${table} WHERE seq <= ?`),
     // No WHERE: SQLite frees the table's pages without rewriting them (truncate optimization).
@@ -33,8 +39,8 @@ function statements(db: Database.Database, table: string) {
 type Statements = ReturnType<typeof statements>;
 
 /**
- * The rows of the outbox, in segments: tables that each hold a span of seqs (SLOTS tables,
- * reused in turn). Appends go to the newest segment until it holds `targetBytes`. Acks and
+ * The rows of the outbox, in segments: tables that each hold a span of seqs (slots, made
+ * when first needed and reused in turn). Appends go to the newest segment until it holds `targetBytes`. Acks and
  * drops only add their seqs to `gone` (a few ranges); a segment whose rows are all gone is
  * emptied whole, which frees its pages without writing them (a DELETE of rows writes every
  * page it touches to the WAL, and the checkpoint writes it again). Bounds that must free
@@ -47,11 +53,12 @@ export class SegmentStore {
   segments: Segment[] = [];
   gone: Range[] = [];
   lastSeq = 0;
-  private readonly st: Statements[];
+  /** Slots whose table exists, and their statements (prepared when first used). */
+  private tables = new Set<number>();
+  private readonly prepared = new Map<number, Statements>();
   private readonly w;
 
   constructor(private readonly db: Database.Database) {
-    this.st = Array.from({ length: SLOTS }, (_, k) => statements(db, segmentTable(k)));
     this.w = {
       putSegment: db.prepare<[number, number, number, number, number, number]>('INSERT OR REPLACE INTO segments (slot, lo, hi, rows, bytes, stored) VALUES (?, ?, ?, ?, ?, ?)'),
       deleteSegment: db.prepare<[number]>('DELETE FROM segments WHERE slot = ?'),
@@ -67,6 +74,17 @@ export class SegmentStore {
     this.segments = layout.segments;
     this.gone = layout.gone;
     this.lastSeq = lastSeq(this.db);
+    this.tables = new Set(slotTables(this.db));
+    for (const slot of this.prepared.keys()) if (!this.tables.has(slot)) this.prepared.delete(slot);
+  }
+
+  private st(slot: number): Statements {
+    let st = this.prepared.get(slot);
+    if (st === undefined) {
+      st = statements(this.db, segmentTable(slot));
+      this.prepared.set(slot, st);
+    }
+    return st;
   }
 
   /** JSON bytes stored, gone rows included (what the pages in use hold). */
@@ -76,35 +94,59 @@ export class SegmentStore {
     return n;
   }
 
-  /** Up to `limit` queued rows with seq > afterSeq, oldest first. */
-  take(afterSeq: number, limit: number): StoredRow[] {
-    const out: StoredRow[] = [];
+  /** Up to `limit` queued rows with seq > afterSeq, oldest first, appended to `out`. */
+  take(afterSeq: number, limit: number, out: Taken): void {
     const gi = { i: 0 };
-    for (let k = segmentAfter(this.segments, afterSeq); k < this.segments.length && out.length < limit; k++) {
+    const want = (): number => limit - out.seqs.length;
+    for (let k = segmentAfter(this.segments, afterSeq); k < this.segments.length && want() > 0; k++) {
       const s = this.segments[k]!;
-      const st = this.st[s.slot]!;
+      const st = this.st(s.slot);
+      let dense = this.isDense(s);
       let from = Math.max(afterSeq, s.lo - 1);
-      while (out.length < limit) {
+      while (want() > 0) {
         // Skip a gone span without reading it (a restart with a half-delivered segment).
         from = rangeHolding(this.gone, from + 1)?.[1] ?? from;
         if (from >= s.hi) break;
-        const want = limit - out.length;
-        const rows = st.take.all(from, want);
         gi.i = firstEndingAtOrAfter(this.gone, from + 1);
-        for (const row of rows) if (!isGone(this.gone, row[0], gi)) out.push(row);
-        if (rows.length < want) break;
+        if (dense) {
+          // Every seq up to the next gone one should be stored: read only the JSON.
+          const end = Math.min(s.hi, (this.gone[gi.i]?.[0] ?? Infinity) - 1);
+          const n = Math.min(want(), end - from);
+          const jsons = st.takeSpan.all(from, from + n);
+          if (jsons.length === n) {
+            for (let i = 0; i < n; i++) out.seqs.push(from + 1 + i);
+            for (const j of jsons) out.jsons.push(j);
+            from += n;
+            continue;
+          }
+          dense = false; // a hole after all: read the seqs too
+        }
+        const n = want();
+        const rows = st.take.all(from, n);
+        for (const [seq, json] of rows) {
+          if (isGone(this.gone, seq, gi)) continue;
+          out.seqs.push(seq);
+          out.jsons.push(json);
+        }
+        if (rows.length < n) break;
         from = rows[rows.length - 1]![0];
       }
     }
-    return out;
+  }
+
+  /** Every seq of `s` that is not gone is stored (no holes from older deletes or a seq jump). */
+  private isDense(s: Segment): boolean {
+    let gone = 0;
+    for (const [lo, hi] of clip(this.gone, s.lo, s.hi)) gone += hi - lo + 1;
+    return s.rows === s.hi - s.lo + 1 - gone;
   }
 
   /** Stores one round in the newest segment (a new one when it is full and a slot is free); returns its seqs. */
   insert(rows: ReadonlyArray<{ ts: string; bytes: number; json: string }>, targetBytes: number): number[] {
     let s = this.segments[this.segments.length - 1];
     if (s === undefined || s.stored >= targetBytes) s = this.newSegment() ?? s;
-    if (s === undefined) throw new Error('outbox: no segment slot free'); // unreachable: SLOTS > 0
-    const { insert } = this.st[s.slot]!;
+    if (s === undefined) throw new Error('outbox: no segment slot free'); // unreachable: MAX_SLOTS > 0
+    const { insert } = this.st(s.slot);
     const seqs: number[] = [];
     let bytes = 0;
     for (const r of rows) {
@@ -142,7 +184,7 @@ export class SegmentStore {
       const pieces = clip(fresh, s.lo, s.hi);
       if (pieces.length === 0) continue;
       for (const [lo, hi] of pieces) {
-        const c = this.st[s.slot]!.count.get(lo, hi) ?? { rows: 0, bytes: 0 };
+        const c = this.st(s.slot).count.get(lo, hi) ?? { rows: 0, bytes: 0 };
         if (c.rows === 0) continue;
         s.rows -= c.rows;
         s.bytes -= c.bytes;
@@ -201,13 +243,13 @@ export class SegmentStore {
   /** The oldest stored row (gone or not). */
   oldestStored(): { seq: number; ts: string } | undefined {
     const s = this.segments[0];
-    return s === undefined ? undefined : this.st[s.slot]!.oldest.get();
+    return s === undefined ? undefined : this.st(s.slot).oldest.get();
   }
 
   /** The first stored row, by seq, whose ts is at or after `ts`. */
   firstAtOrAfter(ts: string): number | undefined {
     for (const s of this.segments) {
-      const r = this.st[s.slot]!.firstAtOrAfter.get(ts);
+      const r = this.st(s.slot).firstAtOrAfter.get(ts);
       if (r !== undefined) return r.seq;
     }
     return undefined;
@@ -217,7 +259,7 @@ export class SegmentStore {
   private covering(s: Segment, bytes: number, keepFrom: number): number | undefined {
     let sum = 0;
     let last: number | undefined;
-    for (const [seq, b] of this.st[s.slot]!.sizes.iterate(keepFrom)) {
+    for (const [seq, b] of this.st(s.slot).sizes.iterate(keepFrom)) {
       last = seq;
       sum += b;
       if (sum >= bytes) break;
@@ -232,7 +274,7 @@ export class SegmentStore {
       this.clear(s);
       return f;
     }
-    const st = this.st[s.slot]!;
+    const st = this.st(s.slot);
     const out = { rows: 0, bytes: 0, stored: st.count.get(s.lo, upTo)?.bytes ?? 0 };
     for (const [lo, hi] of subtract([[s.lo, upTo]], this.gone)) {
       const c = st.count.get(lo, hi) ?? { rows: 0, bytes: 0 };
@@ -252,7 +294,7 @@ export class SegmentStore {
 
   /** Empties a segment and frees its slot. */
   private clear(s: Segment): void {
-    this.st[s.slot]!.clear.run();
+    this.st(s.slot).clear.run();
     this.w.deleteSegment.run(s.slot);
     this.gone = subtract(this.gone, [[s.lo, s.hi]]);
     this.segments = this.segments.filter((x) => x !== s);
@@ -260,10 +302,14 @@ export class SegmentStore {
 
   private newSegment(): Segment | undefined {
     const used = new Set(this.segments.map((s) => s.slot));
-    for (let slot = 0; slot < SLOTS; slot++) {
+    for (let slot = 0; slot < MAX_SLOTS; slot++) {
       if (used.has(slot)) continue;
+      if (!this.tables.has(slot)) {
+        createSlot(this.db, slot, [...this.tables]);
+        this.tables.add(slot);
+      }
       // A free slot's table is empty (emptied in the transaction that freed it); make sure.
-      if (this.st[slot]!.any.get() !== undefined) this.st[slot]!.clear.run();
+      else if (this.st(slot).any.get() !== undefined) this.st(slot).clear.run();
       const s: Segment = { slot, table: segmentTable(slot), lo: this.lastSeq + 1, hi: this.lastSeq, rows: 0, bytes: 0, stored: 0 };
       this.segments.push(s);
       return s;
