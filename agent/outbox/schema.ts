@@ -11,7 +11,7 @@ export const SCHEMA_VERSION = 2;
  * SQLite prepare every statement again). A backlog beyond MAX_SLOTS segments makes the
  * newest one grow instead. (Views are limited to 500 compound terms.)
  */
-export const MAX_SLOTS = 128;
+export const MAX_SLOTS = 256;
 
 export const segmentTable = (slot: number): string => `seg_${slot}`;
 
