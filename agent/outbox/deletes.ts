@@ -14,6 +14,8 @@ export interface DeleteRequest {
   /** Recorded as last_delivery (acks only). */
   deliveredAt?: string;
   path: string;
+  /** Bytes of seqs lo..hi when all are known to be stored (see SegmentStore.markGone). */
+  known?: (lo: number, hi: number) => number | undefined;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface DeleteRequest {
 export function deleteSeqs(conn: OutboxConnection, req: DeleteRequest): Counted {
   const once = (list: readonly Range[]): Counted =>
     conn.write(() => {
-      const total = conn.store.markGone(list);
+      const total = conn.store.markGone(list, req.known);
       conn.add(req.counter, total.rows);
       conn.add('queued_bytes', -total.bytes);
       if (req.deliveredAt !== undefined) conn.setLastDelivery(req.deliveredAt);

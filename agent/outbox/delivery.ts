@@ -17,6 +17,8 @@ export class PendingAcks {
   maxSeq = 0;
   /** ISO time of the latest ack: committed as last_delivery (the PUBACK's time, not the flush's). */
   at = '';
+  /** Sizes of the rows take() handed out: what the acks are usually for. */
+  readonly handed = new HandedOut();
 
   add(seqs: readonly number[], at: string): void {
     // A copy: the caller's array may be reused; the rows are deleted only when we flush.
@@ -39,7 +41,7 @@ export class PendingAcks {
   commit(conn: OutboxConnection, path: string): void {
     if (this.rows === 0) return;
     const seqs = this.lists.length === 1 ? this.lists[0]! : this.lists.flat();
-    deleteSeqs(conn, { seqs, counter: 'delivered_total', deliveredAt: this.at, path });
+    deleteSeqs(conn, { seqs, counter: 'delivered_total', deliveredAt: this.at, path, known: (lo, hi) => this.handed.bytes(lo, hi) });
     this.clear();
   }
 
@@ -47,6 +49,55 @@ export class PendingAcks {
     this.lists = [];
     this.rows = 0;
     this.maxSeq = 0;
+  }
+
+  /** The database was replaced: nothing known about it. */
+  reset(): void {
+    this.clear();
+    this.handed.clear();
+  }
+}
+
+/**
+ * JSON bytes of the rows take() handed out lately, by seq (a window of consecutive seqs,
+ * -1 where take skipped one): acks of those rows are counted without reading them again.
+ * Cleared when the database is replaced.
+ */
+export class HandedOut {
+  private static readonly MAX = 65_536;
+  private base = 0;
+  private sizes: number[] = [];
+
+  record(seq: number, bytes: number): void {
+    const next = this.base + this.sizes.length;
+    if (this.sizes.length === 0 || seq < next || seq - next > 1024) {
+      // A rewind, or a jump: start a new window.
+      this.base = seq;
+      this.sizes = [];
+    } else {
+      for (let s = next; s < seq; s++) this.sizes.push(-1);
+    }
+    this.sizes.push(bytes);
+    if (this.sizes.length > HandedOut.MAX) {
+      this.sizes = this.sizes.slice(HandedOut.MAX / 2);
+      this.base += HandedOut.MAX / 2;
+    }
+  }
+
+  /** Bytes of seqs lo..hi if take() handed out every one of them, else undefined. */
+  bytes(lo: number, hi: number): number | undefined {
+    if (lo < this.base || hi >= this.base + this.sizes.length) return undefined;
+    let n = 0;
+    for (let i = lo - this.base; i <= hi - this.base; i++) {
+      const b = this.sizes[i]!;
+      if (b < 0) return undefined;
+      n += b;
+    }
+    return n;
+  }
+
+  clear(): void {
+    this.sizes = [];
   }
 }
 
@@ -74,7 +125,7 @@ class StoredItem implements OutboxItem {
  * byte budget and the average row size seen so far (`avgBytes`, updated here): large
  * records would otherwise be read 500 at a time to send 30. Reads on when the guess was low.
  */
-export function takeRows(conn: OutboxConnection, afterSeq: number, maxItems: number, maxBytes: number, avgBytes: { value: number }): OutboxItem[] {
+export function takeRows(conn: OutboxConnection, afterSeq: number, maxItems: number, maxBytes: number, avgBytes: { value: number }, handed: HandedOut): OutboxItem[] {
   const out: OutboxItem[] = [];
   let total = 0;
   let after = afterSeq;
@@ -94,6 +145,7 @@ export function takeRows(conn: OutboxConnection, afterSeq: number, maxItems: num
         return out;
       }
       out.push(new StoredItem(rows.seqs[i]!, rows.jsons[i]!));
+      handed.record(rows.seqs[i]!, bytes);
       total += bytes;
       after = rows.seqs[i]!;
     }

@@ -1,42 +1,10 @@
 import type Database from 'better-sqlite3';
+import { statements, type Counted, type Freed, type Statements, type Taken } from './segment-sql.js';
 import { isGone, readLayout, segmentAfter, type Segment } from './layout.js';
 import { clip, firstEndingAtOrAfter, rangeHolding, subtract, union, type Range } from './ranges.js';
 import { createSlot, lastSeq, MAX_SLOTS, SCHEMA_VERSION, segmentTable, slotTables } from './schema.js';
 
-/** Rows read for delivery, as parallel arrays (no object per row: reading is the drain's hot path). */
-export interface Taken {
-  seqs: number[];
-  jsons: string[];
-}
-
-export interface Counted {
-  rows: number;
-  bytes: number;
-}
-
-export interface Freed extends Counted {
-  /** JSON bytes of the rows removed from storage, gone ones included. */
-  stored: number;
-}
-
-function statements(db: Database.Database, table: string) {
-  return {
-    insert: db.prepare<[number, string, number, string]>(`INSERT INTO ${table} (seq, ts, bytes, json) VALUES (?, ?, ?, ?)`),
-    take: db.prepare<[number, number], [number, string]>(`SELECT seq, json FROM ${table} WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true),
-    // Only the JSON (pluck: no array per row) of a span of seqs: when it returns one row per
-    // seq of the span, the seqs are known without reading them.
-    takeSpan: db.prepare<[number, number], string>(`SELECT json FROM ${table} WHERE seq > ? AND seq <= ? ORDER BY seq`).pluck(true),
-    count: db.prepare<[number, number], Counted>(`SELECT count(*) AS rows, coalesce(sum(bytes), 0) AS bytes FROM ${table} WHERE seq BETWEEN ? AND ?`),
-    deleteTo: db.prepare<[number]>(`DELETE FROM ${table} WHERE seq <= ?`),
-    // No WHERE: SQLite frees the table's pages without rewriting them (truncate optimization).
-    clear: db.prepare(`DELETE FROM ${table}`),
-    any: db.prepare<[], { seq: number }>(`SELECT seq FROM ${table} LIMIT 1`),
-    sizes: db.prepare<[number], [number, number]>(`SELECT seq, bytes FROM ${table} WHERE seq < ? ORDER BY seq`).raw(true),
-    oldest: db.prepare<[], { seq: number; ts: string }>(`SELECT seq, ts FROM ${table} ORDER BY seq LIMIT 1`),
-    firstAtOrAfter: db.prepare<[string], { seq: number }>(`SELECT seq FROM ${table} WHERE ts >= ? ORDER BY seq LIMIT 1`),
-  };
-}
-type Statements = ReturnType<typeof statements>;
+export type { Counted, Freed, Taken } from './segment-sql.js';
 
 /**
  * The rows of the outbox, in segments: tables that each hold a span of seqs (slots, made
@@ -173,9 +141,10 @@ export class SegmentStore {
 
   /**
    * Marks seqs delivered or dropped. Counts only queued rows (stored, not gone already);
-   * segments left with no queued row are emptied.
+   * segments left with no queued row are emptied. `known(lo, hi)` gives the bytes of seqs
+   * that are all known to be stored (take() handed them out), saving a count query.
    */
-  markGone(seqs: readonly Range[]): Counted {
+  markGone(seqs: readonly Range[], known?: (lo: number, hi: number) => number | undefined): Counted {
     const fresh = subtract(seqs, this.gone);
     const total = { rows: 0, bytes: 0 };
     const added: Range[] = [];
@@ -184,7 +153,9 @@ export class SegmentStore {
       const pieces = clip(fresh, s.lo, s.hi);
       if (pieces.length === 0) continue;
       for (const [lo, hi] of pieces) {
-        const c = this.st(s.slot).count.get(lo, hi) ?? { rows: 0, bytes: 0 };
+        // Handed out and still within the segment's stored span and not gone: stored.
+        const b = known?.(lo, hi);
+        const c = b !== undefined ? { rows: hi - lo + 1, bytes: b } : (this.st(s.slot).count.get(lo, hi) ?? { rows: 0, bytes: 0 });
         if (c.rows === 0) continue;
         s.rows -= c.rows;
         s.bytes -= c.bytes;

@@ -1,5 +1,4 @@
 import { dirname } from 'node:path';
-import type { Logger } from '../core/logger.js';
 import type { Outbox, OutboxItem, OutboxStats } from '../core/outbox.js';
 import type { ProbeResult } from '../core/result.js';
 import { budgetFor, pruneByAge, trimToBudget, type Budget } from './budget.js';
@@ -9,20 +8,12 @@ import { PendingAcks, takeRows } from './delivery.js';
 import { keepRoom, makeRoom, planSpace, releasePages, reserveFor, statfsFreeSpace, type FreeSpace, type SpacePlan } from './disk-space.js';
 import { DropReporter } from './drop-reporter.js';
 import { FileMovedError, isCorruption, isFull, isMoved, OutboxFullError, sqliteCode } from './errors.js';
+import type { OutboxOptions } from './options.js';
 import { preflight } from './preflight.js';
 import { connect, reconnect, type ConnectParams } from './recovery.js';
 import { collectStats, fileBytes } from './stats.js';
 
-export interface OutboxOptions {
-  path: string;
-  max_mb: number;
-  max_age_days?: number;
-  synchronous: 'full' | 'normal';
-  logger: Logger;
-  now?: () => Date;
-  /** Free bytes on the file system of a directory (default: statfs); for tests. */
-  freeSpace?: FreeSpace;
-}
+export type { OutboxOptions } from './options.js';
 
 interface Row {
   ts: string;
@@ -116,7 +107,7 @@ export class SqliteOutbox implements Outbox {
     if (maxItems < 1) return [];
     // A rewind (afterSeq below a pending ack) must not hand out rows already delivered.
     if (this.acks.rows > 0 && afterSeq < this.acks.maxSeq) this.flush();
-    return this.guarded(() => takeRows(this.connection(), afterSeq, maxItems, maxBytes, this.rowBytes));
+    return this.guarded(() => takeRows(this.connection(), afterSeq, maxItems, maxBytes, this.rowBytes, this.acks.handed));
   }
 
   ack(seqs: readonly number[]): void {
@@ -305,7 +296,7 @@ export class SqliteOutbox implements Outbox {
     this.seqReserved = meta.seq_reserved;
     this.seqHigh = Math.max(this.seqHigh, last, meta.seq_reserved);
     // Pending acks were for rows of the file just replaced: gone with it.
-    this.acks.clear();
+    this.acks.reset();
     return conn;
   }
 
