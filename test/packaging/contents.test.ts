@@ -1,7 +1,7 @@
 // What is inside each .deb: control fields, maintainer scripts, files with their modes and
 // owners, the architecture of every addon, the copyright file, the man page, and lintian.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -83,7 +83,7 @@ for (const arch of ARCHS) {
     test('conffiles and maintainer scripts', async () => {
       const control = join(tree(arch), 'DEBIAN');
       assert.equal(readFileSync(join(control, 'conffiles'), 'utf8'), '/etc/fleetprobe/config.json\n');
-      for (const script of ['postinst', 'prerm', 'postrm']) {
+      for (const script of ['preinst', 'postinst', 'prerm', 'postrm']) {
         assert.equal(statSync(join(control, script)).mode & 0o777, 0o755, script);
         await run('sh', ['-n', join(control, script)]);
       }
@@ -179,6 +179,25 @@ for (const arch of ARCHS) {
     });
   });
 }
+
+// preinst asks uname(1) for the machine: a stand-in uname says what a Pi 1 or Zero kernel
+// would (armv6l). Real ARMv6 cannot be tried here: trixie's armhf userland, dpkg included,
+// is ARMv7 code and does not run on an emulated ARMv6 CPU either.
+test('preinst refuses an ARMv6 machine with one line, and accepts ARMv7 and arm64', async () => {
+  const bin = mkdtempSync(join(tmpdir(), 'fleetprobe-uname-'));
+  try {
+    const preinst = join(tree('armhf'), 'DEBIAN/preinst');
+    for (const [machine, code] of [['armv6l', 1], ['armv7l', 0], ['aarch64', 0]] as const) {
+      writeFileSync(join(bin, 'uname'), `#!/bin/sh\necho ${machine}\n`, { mode: 0o755 });
+      const r = await run('sh', [preinst, 'install'], { env: { PATH: `${bin}:/usr/bin:/bin` }, allowFail: true });
+      assert.equal(r.code, code, `${machine}: ${r.stderr}`);
+      if (code === 1) assert.match(r.stderr, /^fleetprobe: this package needs an ARMv7 or newer CPU .* this machine is armv6l .*not supported\n$/);
+      else assert.equal(r.stderr, '');
+    }
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
+});
 
 test('every lintian override says why', () => {
   const lines = readFileSync(join(REPO, 'packaging/lintian-overrides'), 'utf8').split('\n');

@@ -19,8 +19,8 @@ test('every .service, .path and .timer ships; fleetprobe.service and .path units
   const dir = unitDir(['fleetprobe.service', 'fleetprobe-update.path', 'fleetprobe-update.service', 'fleetprobe-cleanup.timer', 'README.md', 'fleetprobe.service.d']);
   try {
     assert.deepEqual(await unitList(dir), [
-      { how: 'enable', unit: 'fleetprobe.service' },
       { how: 'install', unit: 'fleetprobe-update.service' },
+      { how: 'enable', unit: 'fleetprobe.service' },
       { how: 'enable', unit: 'fleetprobe-update.path' },
       { how: 'install', unit: 'fleetprobe-cleanup.timer' },
     ]);
