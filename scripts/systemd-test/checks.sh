@@ -140,3 +140,8 @@ check restart-policy "Restart=$(prop Restart) RestartPreventExitStatus=$(prop Re
 MAIN=$(prop MainPID)
 ENGINE=$(engine_of "$MAIN")
 pass memory "main VmHWM $(field "$MAIN" VmHWM) kB, engine VmHWM $(field "$ENGINE" VmHWM) kB"
+
+# 11. More checks the caller installed (scripts/test-systemd --deb: upgrade and purge).
+EXTRA=/usr/local/lib/fleetprobe-check/extra-checks.sh
+# shellcheck source=deb-checks.sh
+if [ -f "$EXTRA" ]; then . "$EXTRA"; fi

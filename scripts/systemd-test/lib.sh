@@ -39,7 +39,23 @@ fp_install_without_deb() {
   ln -sfn /usr/lib/systemd/system/fleetprobe.service "$root/etc/systemd/system/multi-user.target.wants/fleetprobe.service"
 }
 
-# fp_write_test_config ROOT: probe 127.0.0.1 every second, no broker (buffering only).
+# fp_install_deb ROOT DEB: the package, as a user installs it: apt-get install ./DEB in a
+# chroot (no systemd running: postinst creates the user and enables the unit; the boot starts it).
+fp_install_deb() {
+  local root=$1 deb=$2
+  cp "$deb" "$root/tmp/fleetprobe.deb"
+  if ! unshare --mount --pid --fork --mount-proc="$root/proc" \
+    chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 \
+    apt-get install -y --no-install-recommends /tmp/fleetprobe.deb >"$root/tmp/apt-install.log" 2>&1; then
+    tail -n 30 "$root/tmp/apt-install.log" >&2
+    return 1
+  fi
+  rm -f "$root/tmp/fleetprobe.deb"
+}
+
+# fp_write_test_config ROOT [--content-only]: probe 127.0.0.1 every second, no broker
+# (buffering only). --content-only: the file's mode and owner stay as they are (as the
+# package's postinst set them: the checks then test the postinst).
 fp_write_test_config() {
   local root=$1
   mkdir -p "$root/etc/fleetprobe"
@@ -49,13 +65,16 @@ fp_write_test_config() {
   "agent_operations": { "probe_interval": 1 },
   "probes": [ { "name": "lo4", "ip_address": "127.0.0.1", "count": 2, "interval_ms": 50, "timeout_ms": 500 } ] }
 EOF
-  chroot "$root" chown root:fleetprobe /etc/fleetprobe/config.json
-  chmod 0640 "$root/etc/fleetprobe/config.json"
+  if [ "${2:-}" != --content-only ]; then
+    chroot "$root" chown root:fleetprobe /etc/fleetprobe/config.json
+    chmod 0640 "$root/etc/fleetprobe/config.json"
+  fi
 }
 
 # fp_check_root ROOT [TIMEOUT_S]: boots ROOT (fleetprobe installed and configured), runs
 # checks.sh inside as a oneshot unit that powers the container off, and prints its results.
-# Returns 0 when every check passed.
+# Files the caller put in ROOT/usr/local/lib/fleetprobe-check/ stay there (checks.sh runs
+# extra-checks.sh from there last, if present). Returns 0 when every check passed.
 fp_check_root() {
   local root=$1 limit=${2:-360} out=$1/fleetprobe-check
   rm -rf "$out"

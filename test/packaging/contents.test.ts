@@ -1,24 +1,26 @@
 // What is inside each .deb: control fields, maintainer scripts, files with their modes and
 // owners, the architecture of every addon, the copyright file, the man page, and lintian.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { USAGE } from '../../agent/main.js';
 import { PROBE_USAGE } from '../../agent/cli/probe-args.js';
-import { ARCHS, builtDebs, packageVersion, REPO, run, type Arch } from './helpers.js';
+import { ARCHS, builtDebs, packageVersion, REPO, run, unitList, type Arch } from './helpers.js';
 
 const FILE_ARCH: Record<Arch, RegExp> = { amd64: /x86-64/, arm64: /ARM aarch64/, armhf: /ARM, EABI5/ };
 const ADDONS = ['better_sqlite3.node', 'fleetprobe_native.node', 'raw.node'];
 const APP = 'usr/lib/fleetprobe';
 
 let debs: Record<Arch, string>;
+let UNITS: { how: string; unit: string }[];
 const trees: Partial<Record<Arch, string>> = {};
 
 before(async () => {
   debs = await builtDebs(ARCHS);
+  UNITS = await unitList(join(REPO, 'systemd'));
   for (const arch of ARCHS) {
     const dir = mkdtempSync(join(tmpdir(), `fleetprobe-deb-${arch}-`));
     await run('dpkg-deb', ['--raw-extract', debs[arch], dir]);
@@ -81,18 +83,25 @@ for (const arch of ARCHS) {
     test('conffiles and maintainer scripts', async () => {
       const control = join(tree(arch), 'DEBIAN');
       assert.equal(readFileSync(join(control, 'conffiles'), 'utf8'), '/etc/fleetprobe/config.json\n');
-      for (const script of ['postinst', 'prerm', 'postrm']) {
+      for (const script of ['preinst', 'postinst', 'prerm', 'postrm']) {
         assert.equal(statSync(join(control, script)).mode & 0o777, 0o755, script);
         await run('sh', ['-n', join(control, script)]);
       }
       const postinst = readFileSync(join(control, 'postinst'), 'utf8');
       assert.match(postinst, /adduser --system --group --home \/var\/lib\/fleetprobe --no-create-home/);
       assert.match(postinst, /chown root:fleetprobe "\$1"\n\s*chmod 0640 "\$1"/);
-      assert.match(postinst, /deb-systemd-helper enable 'fleetprobe.service'/);
+      assert.doesNotMatch(postinst + readFileSync(join(control, 'prerm'), 'utf8') + readFileSync(join(control, 'postrm'), 'utf8'), /#[A-Z_]+_UNITS#/);
+      // The units of systemd/ as scripts/deb/units sorts them (tested in units.test.ts).
+      const enable = UNITS.filter((u) => u.how === 'enable').map((u) => u.unit).join(' ');
+      const other = UNITS.filter((u) => u.how === 'install').map((u) => u.unit).join(' ');
+      assert.ok(postinst.includes(`\tfor unit in ${enable}; do\n\t\t# The following line`), 'postinst does not enable the units');
+      assert.ok(postinst.includes(`\tfor unit in ${other}; do\n\t\tif deb-systemd-helper debian-installed`), 'postinst does not track the other units');
       // Without a running systemd (a chroot, an image build) nothing is started.
-      assert.match(postinst, /if \[ -d \/run\/systemd\/system \]; then[\s\S]*deb-systemd-invoke \$_dh_action/);
-      assert.match(readFileSync(join(control, 'prerm'), 'utf8'), /\[ -d \/run\/systemd\/system \][\s\S]*deb-systemd-invoke stop 'fleetprobe.service'/);
+      assert.ok(postinst.includes(`if [ -z "\${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then\n\t\tsystemctl --system daemon-reload >/dev/null || true\n\t\tif [ -n "$2" ]; then\n\t\t\t_dh_action=restart`));
+      assert.ok(postinst.includes(`deb-systemd-invoke $_dh_action ${enable} >/dev/null || true`));
+      assert.ok(readFileSync(join(control, 'prerm'), 'utf8').includes(`[ -d /run/systemd/system ]; then\n\tdeb-systemd-invoke stop ${enable} >/dev/null || true`));
       const postrm = readFileSync(join(control, 'postrm'), 'utf8');
+      assert.ok(postrm.includes(`deb-systemd-helper purge ${UNITS.map((u) => u.unit).join(' ')} >/dev/null || true`));
       assert.match(postrm, /"purge"[\s\S]*rm -rf \/var\/lib\/fleetprobe[\s\S]*deluser --system/);
     });
 
@@ -120,7 +129,12 @@ for (const arch of ARCHS) {
       ]) {
         assert.ok(paths.has(p), `${p} missing`);
       }
-      assert.equal(readFileSync(join(tree(arch), 'usr/lib/systemd/system/fleetprobe.service'), 'utf8'), readFileSync(join(REPO, 'systemd/fleetprobe.service'), 'utf8'));
+      // Every unit of systemd/, as it is there, and no other.
+      const shipped = entries.filter((e) => e.path.startsWith('usr/lib/systemd/system/') && !e.mode.startsWith('d')).map((e) => e.path.slice('usr/lib/systemd/system/'.length));
+      assert.deepEqual(shipped.sort(), UNITS.map((u) => u.unit).sort());
+      for (const { unit } of UNITS) {
+        assert.equal(readFileSync(join(tree(arch), 'usr/lib/systemd/system', unit), 'utf8'), readFileSync(join(REPO, 'systemd', unit), 'utf8'), unit);
+      }
       const pkg = JSON.parse(readFileSync(join(tree(arch), APP, 'package.json'), 'utf8')) as { version: string; type: string };
       assert.equal(pkg.version, packageVersion());
       assert.equal(pkg.type, 'module');
@@ -165,6 +179,25 @@ for (const arch of ARCHS) {
     });
   });
 }
+
+// preinst asks uname(1) for the machine: a stand-in uname says what a Pi 1 or Zero kernel
+// would (armv6l). Real ARMv6 cannot be tried here: trixie's armhf userland, dpkg included,
+// is ARMv7 code and does not run on an emulated ARMv6 CPU either.
+test('preinst refuses an ARMv6 machine with one line, and accepts ARMv7 and arm64', async () => {
+  const bin = mkdtempSync(join(tmpdir(), 'fleetprobe-uname-'));
+  try {
+    const preinst = join(tree('armhf'), 'DEBIAN/preinst');
+    for (const [machine, code] of [['armv6l', 1], ['armv7l', 0], ['aarch64', 0]] as const) {
+      writeFileSync(join(bin, 'uname'), `#!/bin/sh\necho ${machine}\n`, { mode: 0o755 });
+      const r = await run('sh', [preinst, 'install'], { env: { PATH: `${bin}:/usr/bin:/bin` }, allowFail: true });
+      assert.equal(r.code, code, `${machine}: ${r.stderr}`);
+      if (code === 1) assert.match(r.stderr, /^fleetprobe: this package needs an ARMv7 or newer CPU .* this machine is armv6l .*not supported\n$/);
+      else assert.equal(r.stderr, '');
+    }
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
+});
 
 test('every lintian override says why', () => {
   const lines = readFileSync(join(REPO, 'packaging/lintian-overrides'), 'utf8').split('\n');

@@ -63,10 +63,22 @@ function hashTree(hash: ReturnType<typeof createHash>, path: string): void {
 /** Everything scripts/build-deb reads (not the READMEs): the same hash means the same packages. */
 function sourceHash(): string {
   const hash = createHash('sha256');
-  for (const p of ['agent', 'scripts/build-deb', 'scripts/deb', 'packaging', 'systemd/fleetprobe.service', 'package.json', 'package-lock.json', 'tsconfig.json']) {
+  for (const p of ['agent', 'scripts/build-deb', 'scripts/deb', 'packaging', 'systemd', 'package.json', 'package-lock.json', 'tsconfig.json']) {
     hashTree(hash, join(REPO, p));
   }
   return hash.digest('hex').slice(0, 16);
+}
+
+/** scripts/deb/units: the units a package built from <dir> ships, and which it enables. */
+export async function unitList(dir: string): Promise<{ how: string; unit: string }[]> {
+  const { stdout } = await run(join(REPO, 'scripts/deb/units'), [dir]);
+  return stdout
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [how, unit] = line.split(' ');
+      return { how: how!, unit: unit! };
+    });
 }
 
 export function packageVersion(): string {

@@ -161,12 +161,14 @@ test('without NOTIFY_SOCKET the agent runs exactly as before: no notifications, 
 
 test('SIGTERM during a round: STOPPING, the round in flight is committed, exit 0', async (t) => {
   // A round is 20 echoes 100 ms apart (loopback answers at once: about 1.9 s), on a 1 s grid:
-  // the next one starts about 0.1 s after a commit, so 0.6 s after one a round is in flight.
+  // the next one starts at the first grid tick after a commit, at most 1 s later, and runs
+  // 1.9 s, so 1.1 s after a commit a round is in flight whatever the phase (0.6 s was not
+  // always enough on a loaded machine).
   const { listener, agent } = await start(t, {}, { log_level: 'debug', probes: [{ name: 'lo4', ip_address: '127.0.0.1', count: 20, interval_ms: 100, timeout_ms: 500 }] });
   await listener.waitFor((m) => m.fields.READY === '1', 20_000, 'READY=1');
   await agent.waitForLog(/committed lo4: seq \d+/);
   const before = agent.committedSeqs().length;
-  await sleep(600);
+  await sleep(1100);
   const exit = await agent.stop();
   assert.equal(exit.code, 0, agent.output);
   assert.ok(agent.committedSeqs().length > before, `the round in flight was not committed:\n${agent.output}`);
