@@ -28,6 +28,8 @@ export interface RunningConsole {
   newAdminToken: string | null;
   stateDir: string;
   fleet: Fleet;
+  /** The API's routes (every one of them requires the admin token). */
+  routes(): Array<{ method: string; pattern: string }>;
   stop(): Promise<void>;
 }
 
@@ -94,11 +96,12 @@ export async function startConsole(cfg: ConsoleConfig & { state_dir: string }, l
     cleanup.push(() => bus.stop());
     fleet.start();
 
-    const api = new HttpApi({
-      router: apiRoutes({
+    const router = apiRoutes({
         store, fleet, bus, now, version: agentVersion(), mosquittoConsoleUser: consoleUser, topicPrefix: cfg.topic_prefix,
-        deviceEndpoints: () => ({ mqtt: bus.stats().endpoints, iot_core: ext ? null : cfg.broker.iot_core }),
-      }),
+      deviceEndpoints: () => ({ mqtt: bus.stats().endpoints, iot_core: ext ? null : cfg.broker.iot_core }),
+    });
+    const api = new HttpApi({
+      router,
       auth: new AdminAuth(hash),
       logger,
     });
@@ -115,6 +118,7 @@ export async function startConsole(cfg: ConsoleConfig & { state_dir: string }, l
       newAdminToken,
       stateDir: cfg.state_dir,
       fleet,
+      routes: () => router.list(),
       stop: stopAll,
     };
   } catch (err) {

@@ -48,6 +48,10 @@ export class Router {
     return this;
   }
 
+  list(): Array<{ method: string; pattern: string }> {
+    return this.routes.map((r) => ({ method: r.method, pattern: `/${r.parts.join('/')}` }));
+  }
+
   match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'method' | null {
     const parts = path.split('/').filter(Boolean);
     let methodMismatch = false;
