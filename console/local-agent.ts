@@ -61,8 +61,13 @@ export class LocalAgent {
 
   private spawn(): void {
     const { logger } = this.opts;
-    const child = spawn(process.execPath, [AGENT_BIN, 'run', '--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    // Its own process group: a Ctrl-C in the terminal reaches the console only, which then
+    // stops the agent in order (agent first, broker after), not both at once.
+    const child = spawn(process.execPath, [AGENT_BIN, 'run', '--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' }, detached: true });
     this.child = child;
+    const orphan = (): void => void child.kill('SIGKILL');
+    process.once('exit', orphan);
+    child.once('exit', () => process.off('exit', orphan));
     let buf = '';
     const line = (d: Buffer): void => {
       buf += d.toString();
