@@ -97,7 +97,7 @@ export async function startConsole(cfg: ConsoleConfig & { state_dir: string }, l
     fleet.start();
 
     const router = apiRoutes({
-        store, fleet, bus, now, version: agentVersion(), mosquittoConsoleUser: consoleUser, topicPrefix: cfg.topic_prefix,
+        store, fleet, bus, now, version: agentVersion(), mosquittoConsoleUser: consoleUser, topicPrefix: cfg.topic_prefix, topicsFor: (id) => topics.forDevice(id),
       deviceEndpoints: () => ({ mqtt: bus.stats().endpoints, iot_core: ext ? null : cfg.broker.iot_core }),
     });
     const api = new HttpApi({

@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { Logger } from '../../agent/core/logger.js';
-import type { AdminAuth } from './admin-auth.js';
+import type { ApiAuth } from './admin-auth.js';
 
 // JSON over node:http: no framework, one small router. Auth is checked before routing, so
 // that every path under /api/ (unknown ones included) answers 401 without the token.
@@ -81,7 +81,7 @@ const MAX_BODY = 4 * 1024 * 1024;
 export class HttpApi {
   private server: http.Server | null = null;
 
-  constructor(private readonly deps: { router: Router; auth: AdminAuth; logger: Logger }) {}
+  constructor(private readonly deps: { router: Router; auth: ApiAuth; logger: Logger }) {}
 
   async listen(host: string, port: number): Promise<number> {
     const server = http.createServer((req, res) => void this.handle(req, res));
@@ -109,7 +109,7 @@ export class HttpApi {
     const url = new URL(req.url ?? '/', 'http://console');
     const method = req.method ?? 'GET';
     try {
-      if (!this.deps.auth.check(req.headers.authorization)) {
+      if (!this.deps.auth.check({ headers: req.headers, method })) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="fleetprobe-console"');
         throw new HttpError(401, 'authentication required: send Authorization: Bearer <admin token>');
       }
