@@ -114,3 +114,16 @@ test('the real agent through Mosquitto: results stored, pushed config applied', 
   await waitUntil('config applied', 20_000, async () => (await dev()).config.status === 'applied');
   await waitUntil('results of the new probe', 20_000, async () => (await c.api('GET', '/api/devices/pi-agent/results?target=via-mosquitto&from=-5m')).body.results.length > 0);
 });
+
+test('while the console is down Mosquitto keeps device messages for it (persistent session); nothing is lost', { timeout: 30_000 }, async () => {
+  const a = await client('pi-a');
+  await c.stop();
+  const t0 = Date.now();
+  await a.publishAsync('/devices/pi-a/events', telemetry('pi-a', 'offline-console', [1, 2, 3].map((seq) => ({ seq, r: result('lo', t0 + seq, [0.4]) }))), { qos: 1 });
+  c = await startTestConsole({
+    external_broker: { url: m.url, password: CONSOLE_PASSWORD, mosquitto_password_file: m.passwordFile, mosquitto_acl_file: m.aclFile },
+  }, { dir: c.dir });
+  const st = await waitUntil('the queued batch stored', 15_000, async () =>
+    (await c.api('GET', '/api/devices/pi-a/streams')).body.streams.find((x: { stream: string }) => x.stream === 'offline-console'));
+  assert.equal(st.results, 3);
+});

@@ -125,6 +125,13 @@ test('a second start does not print the token again; token reset makes a new one
   assert.doesNotMatch(s.out(), /fpc_/);
   assert.match(s.out(), /admin token created at first start/);
   const url = /API:\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(s.out())![1]!;
+  // The local agent got a new password at this start and delivers again.
+  const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
+  const since = new Date().toISOString();
+  await waitUntil(`new results after the restart (log: ${s.err().slice(-1500)})`, 60_000, async () => {
+    const res = await fetch(`${url}/api/devices/local-agent/results?from=${since}`, { headers: { authorization: `Bearer ${token}` } });
+    return ((await res.json()) as { results: unknown[] }).results.length > 0;
+  });
   const port = Number(new URL(url).port);
   const clash = spawnSync(process.execPath, [...startArgs(), '--state-dir', join(dir, 'other'), '--http-port', String(port), '--mqtt-port', '0'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(clash.status, 2, clash.stderr);
