@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { connectCode, deviceClient, ecKeyPair, es256Jwt, result, startTestConsole, telemetry, waitUntil, type TestConsole } from './helpers.js';
+import { connectCode, deviceClient, ecKeyPair, es256Jwt, result, rs256Jwt, rsaKeyPair, startTestConsole, telemetry, waitUntil, type TestConsole } from './helpers.js';
 import type { CommandsBody, ConsoleInfo, DeviceBody, DevicesBody, PushBody, RegisteredBody, RemovedBody, ResultsBody, StreamsBody } from '../../console/api/types.js';
 import type { CommandView } from '../../console/fleet/commands.js';
 
@@ -79,6 +79,13 @@ test('JWT auth as IoT Core: a good token in; bad signature, expired, wrong audie
   assert.equal(await connectCode(url, { clientId: iot('pi-jwt'), username: 'unused', password: 'not.a.jwt' }), 4);
   assert.equal(await connectCode(url, { clientId: iot('pi-jwt').replace('/fleet/', '/other/'), username: 'unused', password: good }), 2);
   assert.equal(await connectCode(url, { clientId: iot('pi-a'), username: 'unused', password: good }), 5, 'pi-a has no key');
+  // RS256 with an RSA key; an ES256 token cannot pass for a device whose key is RSA.
+  const rsa = rsaKeyPair();
+  assert.equal((await c.api<RegisteredBody>('POST', '/api/devices', { id: 'pi-rsa', public_keys: [rsa.publicPem] })).status, 201);
+  assert.equal(await connectCode(url, { clientId: iot('pi-rsa'), username: 'unused', password: rs256Jwt(rsa.privateKey, { iat: now, exp: now + 600, aud: 'fleetprobe' }) }), 0);
+  assert.equal(await connectCode(url, { clientId: iot('pi-rsa'), username: 'unused', password: es256Jwt(keys.privateKey, { iat: now, exp: now + 600, aud: 'fleetprobe' }) }), 4);
+  assert.equal(await connectCode(url, { clientId: iot('pi-jwt'), username: 'unused', password: es256Jwt(keys.privateKey, { iat: now, exp: now + 3 * 86_400, aud: 'fleetprobe' }) }), 4, 'lifetime over 24 h');
+  assert.equal(await connectCode(url, { clientId: iot('pi-jwt'), username: 'unused', password: es256Jwt(keys.privateKey, { iat: now + 3600, exp: now + 7200, aud: 'fleetprobe' }) }), 4, 'issued in the future');
   // pi-c3 registered its key from the CSV.
   assert.equal(await connectCode(url, { clientId: iot('pi-c3'), username: 'unused', password: es256Jwt(otherKeys.privateKey, { iat: now, exp: now + 600, aud: 'fleetprobe' }) }), 0);
   const refused = (await c.api<ConsoleInfo>('GET', '/api/console')).body.broker.refusedConnects;

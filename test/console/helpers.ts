@@ -93,6 +93,17 @@ export function es256Jwt(key: KeyObject, claims: Record<string, unknown>): strin
   return `${data}.${sign('sha256', Buffer.from(data), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
 
+export function rs256Jwt(key: KeyObject, claims: Record<string, unknown>): string {
+  const enc = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const data = `${enc({ alg: 'RS256', typ: 'JWT' })}.${enc(claims)}`;
+  return `${data}.${sign('sha256', Buffer.from(data), key).toString('base64url')}`;
+}
+
+export function rsaKeyPair(): { privateKey: KeyObject; publicPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
 export function result(name: string, ts: number, rtts: Array<number | null>, target = '127.0.0.1'): ProbeResult {
   const got = rtts.filter((v): v is number => v !== null).sort((a, b) => a - b);
   const med = got.length ? got[Math.floor(got.length / 2)]! : null;
