@@ -108,8 +108,10 @@ export class AptInstaller implements Installer {
       await this.must('apt-get update', 'apt-get', ['-q', 'update'], 300_000);
       this.updated = true;
     }
-    const known = await this.run('apt-cache', ['show', `${PACKAGE_NAME}=${version}`], { env: this.env(), timeoutMs: 60_000 });
-    if (known.code !== 0) return null;
+    // `apt-cache show pkg=v` exits 0 for a version it does not know; madison lists what the sources have.
+    const known = await this.run('apt-cache', ['madison', PACKAGE_NAME], { env: this.env(), timeoutMs: 60_000 });
+    const versions = known.stdout.split('\n').map((l) => l.split('|')[1]?.trim());
+    if (!versions.includes(version)) return null;
     await this.must(`apt-get download ${PACKAGE_NAME}=${version}`, 'apt-get', ['-q', 'download', `${PACKAGE_NAME}=${version}`], 600_000, dir);
     const file = readdirSync(dir).find((f) => f.startsWith(`${PACKAGE_NAME}_${version}_`) && f.endsWith('.deb'));
     if (!file) throw new UpdateError(`apt-get download ${PACKAGE_NAME}=${version} left no .deb in ${dir}`);
