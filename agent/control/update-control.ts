@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
+import type { z } from 'zod';
 import { join } from 'node:path';
 import type { CommandReply, Json } from '../core/control.js';
 import type { Logger } from '../core/logger.js';
 import { PinnedDir, UnsafeFileError } from '../update/files.js';
 import {
-  describeRequest, REQUEST_FILE, REQUEST_MAX_BYTES, requestFileSchema, RESULT_FILE, RESULT_MAX_BYTES, resultFileSchema,
+  describeRequest, REQUEST_FILE, shapeOf, REQUEST_MAX_BYTES, requestFileSchema, RESULT_FILE, RESULT_MAX_BYTES, resultFileSchema,
   UPDATE_SUBDIR, updateArgsSchema, type UpdateArgs, type UpdateResult,
 } from '../update/protocol.js';
 import { CommandRejected, parseArgs, type CommandHandler } from './commands.js';
@@ -84,10 +85,9 @@ export class UpdateControl {
   }
 
   private parse(args: Record<string, unknown>): UpdateArgs {
-    // One shape or the other, so that the reasons name fields rather than "invalid union".
-    if ('version' in args) return parseArgs(updateArgsSchema.options[0], args);
-    if ('url' in args) return parseArgs(updateArgsSchema.options[1], args);
-    throw new CommandRejected('invalid args: expected {version} or {url, sha256, signature}');
+    const schema = shapeOf(updateArgsSchema, args);
+    if (schema === null) throw new CommandRejected('invalid args: expected {version} or {url, sha256, signature}');
+    return parseArgs(schema as z.ZodType<UpdateArgs>, args);
   }
 
   /** The id of a request the updater has not answered yet, or null. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchownSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 
 // Files in a directory someone else controls (the root updater in the agent's state
 // directory). The directory is opened once and every later operation goes through
@@ -40,8 +40,8 @@ export class PinnedDir {
       fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ELOOP') throw new UnsafeFileError(`${path} is a symbolic link`);
-      if (code === 'ENOTDIR') throw new UnsafeFileError(`${path} is not a directory`);
+      // O_DIRECTORY | O_NOFOLLOW on a symlink says ENOTDIR or ELOOP, depending on the target.
+      if (code === 'ELOOP' || code === 'ENOTDIR') throw new UnsafeFileError(`${path} is ${isLink(path) ? 'a symbolic link' : 'not a directory'}`);
       throw err;
     }
     const st = fstatSync(fd);
@@ -139,5 +139,13 @@ export class PinnedDir {
 
   close(): void {
     closeSync(this.fd);
+  }
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
   }
 }

@@ -61,6 +61,17 @@ export const requestFileSchema = z.union([
 export type UpdateRequest = z.infer<typeof requestFileSchema>;
 
 /**
+ * The one of two shapes a value means to be (by its keys), so that a refusal names the field
+ * that is wrong rather than "invalid input" of the union.
+ */
+export function shapeOf<A extends z.ZodType, B extends z.ZodType>(union: { options: readonly [A, B] }, value: unknown): A | B | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  if ('version' in value) return union.options[0];
+  if ('url' in value) return union.options[1];
+  return null;
+}
+
+/**
  * The updater's answer. `status` ok: `installed_version` runs and is healthy. error: it did
  * not happen; `rolled_back` says whether a release was installed and then replaced by the
  * previous one. `installed_version` is what is installed now (null when unknown).

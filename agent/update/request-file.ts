@@ -1,7 +1,7 @@
 import { safeParseJson } from '../control/safe-json.js';
 import { formatProblem, zodProblems } from '../control/remote-config.js';
 import { PinnedDir, UnsafeFileError } from './files.js';
-import { REQUEST_FILE, REQUEST_MAX_BYTES, requestFileSchema, type UpdateRequest } from './protocol.js';
+import { REQUEST_FILE, REQUEST_MAX_BYTES, requestFileSchema, shapeOf, type UpdateRequest } from './protocol.js';
 
 export type ReadRequest = { ok: true; request: UpdateRequest } | { ok: false; reason: string; id?: string };
 
@@ -31,9 +31,11 @@ function parseRequest(dir: PinnedDir, agentUid: number): ReadRequest | null {
   const v = parsed.value as Record<string, unknown> | undefined;
   const id = v && typeof v === 'object' && typeof v.id === 'string' && ID_RE.test(v.id) ? v.id : undefined;
   if (!parsed.ok) return { ok: false, reason: `${REQUEST_FILE}: ${parsed.reason}`, ...(id ? { id } : {}) };
-  const r = requestFileSchema.safeParse(parsed.value);
+  const schema = shapeOf(requestFileSchema, parsed.value);
+  if (schema === null) return { ok: false, reason: `${REQUEST_FILE}: expected {version} or {url, sha256, signature}`, ...(id ? { id } : {}) };
+  const r = schema.safeParse(parsed.value);
   if (!r.success) return { ok: false, reason: `${REQUEST_FILE}: ${zodProblems(r.error).slice(0, 3).map(formatProblem).join('; ')}`, ...(id ? { id } : {}) };
-  return { ok: true, request: r.data };
+  return { ok: true, request: r.data as UpdateRequest };
 }
 
 /** Takes the request away so that PathExists= does not start the updater again: removed when answered, else set aside. */

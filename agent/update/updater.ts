@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import type { Logger } from '../core/logger.js';
 import type { Downloader } from './download.js';
-import { PinnedDir } from './files.js';
+import { PinnedDir, UnsafeFileError } from './files.js';
 import type { HealthCheck } from './health.js';
 import type { Installer } from './installer.js';
 import { Journal, type JournalEntry } from './journal.js';
@@ -65,7 +65,8 @@ export class Updater {
     try {
       dir = PinnedDir.open(this.deps.agentDir, { ownerUid: this.deps.agentUid, privateToOwner: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.error(`update: ${this.deps.agentDir}: ${(err as Error).message}: no request is read from it`);
+      if (err instanceof UnsafeFileError) logger.error(`update: ${err.message}: no request is read from it`);
+      else if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.error(`update: ${this.deps.agentDir}: ${(err as Error).message}: no request is read from it`);
     }
     try {
       const pending = this.journal.read();
