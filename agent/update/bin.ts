@@ -24,11 +24,17 @@ function agentUid(): number | null {
 async function main(): Promise<number> {
   const env = process.env;
   const err = (msg: string): void => void process.stderr.write(`fleetprobe-update: ${msg}\n`);
-  let values: { config?: string | undefined };
+  let values: { config?: string | undefined; 'health-timeout-s'?: string | undefined };
   try {
-    ({ values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false }));
+    ({ values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, 'health-timeout-s': { type: 'string' } }, allowPositionals: false }));
   } catch (e) {
     err((e as Error).message);
+    return 2;
+  }
+  // How long a new agent has to become healthy (a drop-in may raise it for slow devices).
+  const healthTimeoutS = Number(values['health-timeout-s'] ?? 120);
+  if (!Number.isInteger(healthTimeoutS) || healthTimeoutS < 10 || healthTimeoutS > 3600) {
+    err('--health-timeout-s: expected whole seconds, 10..3600');
     return 2;
   }
   if (process.getuid?.() !== 0) {
@@ -61,6 +67,7 @@ async function main(): Promise<number> {
     health: new AgentHealth(stateDir, uid, new SystemctlProbe()),
     clock: realClock,
     logger,
+    healthTimeoutMs: healthTimeoutS * 1000,
   });
   const id = await updater.runOnce();
   if (id === 'idle') logger.info('update: no request');
