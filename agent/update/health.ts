@@ -13,6 +13,12 @@ export interface Health {
 /** Is the agent of `version` up, and did it report since `sinceMs` (epoch ms)? */
 export interface HealthCheck {
   check(version: string, sinceMs: number): Promise<Health>;
+  /**
+   * After every install and rollback: the agent's unit is started even if the release before
+   * used up its start limit (a crash-looping agent leaves it failed, and the postinst's
+   * restart is then refused).
+   */
+  startAgent(): Promise<void>;
 }
 
 export interface ServiceState {
@@ -26,6 +32,8 @@ export interface ServiceState {
 /** The service manager's view of the agent's unit. */
 export interface ServiceProbe {
   state(): Promise<ServiceState>;
+  /** reset-failed, then start (a no-op when it runs). */
+  start(): Promise<void>;
 }
 
 /** `systemctl show fleetprobe.service` (ActiveState, SubState, MainPID). */
@@ -34,6 +42,11 @@ export class SystemctlProbe implements ServiceProbe {
     private readonly unit = 'fleetprobe.service',
     private readonly run: CommandRunner = spawnRunner,
   ) {}
+
+  async start(): Promise<void> {
+    await this.run('systemctl', ['reset-failed', this.unit], { timeoutMs: 30_000 });
+    await this.run('systemctl', ['start', '--no-block', this.unit], { timeoutMs: 30_000 });
+  }
 
   async state(): Promise<ServiceState> {
     const out = await this.run('systemctl', ['show', '-p', 'ActiveState,SubState,MainPID', this.unit], { timeoutMs: 30_000 });
@@ -58,6 +71,10 @@ export class AgentHealth implements HealthCheck {
     private readonly agentUid: number,
     private readonly service: ServiceProbe,
   ) {}
+
+  startAgent(): Promise<void> {
+    return this.service.start();
+  }
 
   async check(version: string, sinceMs: number): Promise<Health> {
     const svc = await this.service.state();

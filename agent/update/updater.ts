@@ -184,6 +184,7 @@ export class Updater {
     let why: string;
     try {
       await installer.install(entry.candidate_deb);
+      await this.startAgent();
       const health = await this.waitHealthy(entry.attempted_version, since);
       if (health.healthy) {
         this.keepAsLastGood(entry);
@@ -206,6 +207,7 @@ export class Updater {
     const since = this.deps.clock.now();
     try {
       await installer.reinstall(entry.previous_deb);
+      await this.startAgent();
     } catch (err) {
       if (!(err instanceof UpdateError)) throw err;
       return { ...base, installed_version: await this.installed(), error: `${why}; the rollback to ${entry.previous_version} failed: ${err.message}` };
@@ -225,11 +227,16 @@ export class Updater {
     }
     if (entry.phase === 'rolling-back') return this.rollback(entry, entry.reason ?? 'interrupted');
     const installed = await this.installed();
+    await this.startAgent();
     if (installed !== entry.attempted_version) return this.rollback(entry, `the install of ${entry.attempted_version} was interrupted (installed: ${installed ?? 'none'})`);
     const health = await this.waitHealthy(entry.attempted_version, this.deps.clock.now());
     if (!health.healthy) return this.rollback(entry, `the agent ${entry.attempted_version} was not healthy after the interrupted install: ${health.why}`);
     this.keepAsLastGood(entry);
     return { status: 'ok', installed_version: installed, previous_version: entry.previous_version, attempted_version: entry.attempted_version, rolled_back: false };
+  }
+
+  private async startAgent(): Promise<void> {
+    await this.deps.health.startAgent().catch((err: unknown) => this.deps.logger.warn(`update: starting the agent: ${(err as Error).message}`));
   }
 
   /** Healthy for settleMs in a row, within healthTimeoutMs; else the last reason. */

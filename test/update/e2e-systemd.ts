@@ -134,12 +134,6 @@ async function main(): Promise<number> {
     const verify = readFileSync(join(root, 'e2e/verify.txt'), 'utf8');
     check(verify.trim() === '', 'systemd-analyze verify (systemd 257) prints nothing', verify);
     log(`  ${readFileSync(join(root, 'e2e/security.txt'), 'utf8').trim().split('\n').at(-1)} (systemd 257, booted)`);
-    try {
-      const journal = execFileSync('journalctl', ['-D', join(root, 'var/log/journal'), '--no-pager', '-o', 'short', '-u', 'fleetprobe-update.service'], { encoding: 'utf8' });
-      log(`updater journal:\n${journal}`);
-    } catch (err) {
-      log(`(journal not readable here: ${(err as Error).message.split('\n')[0]})`);
-    }
   } finally {
     if (boot) {
       // Ask for a clean poweroff first: a killed nspawn can leave the overlay busy.
@@ -147,6 +141,14 @@ async function main(): Promise<number> {
       const b = boot;
       const exited = await Promise.race([new Promise<boolean>((r) => b.once('exit', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 90_000))]);
       if (!exited) b.kill('SIGKILL');
+    }
+    if (root) {
+      try {
+        const journal = execFileSync('journalctl', ['-D', join(root, 'var/log/journal'), '--no-pager', '-o', 'short', '-u', 'fleetprobe-update.service', '-u', 'fleetprobe.service'], { encoding: 'utf8' });
+        log(`journal of the updater and the agent:\n${journal.split('\n').filter((l) => !/ debug: /.test(l)).slice(-150).join('\n')}`);
+      } catch (err) {
+        log(`(journal not readable here: ${(err as Error).message.split('\n')[0]})`);
+      }
     }
     await broker.remove();
     if (process.env.FLEETPROBE_TEST_KEEP === '1') log(`kept ${work}`);

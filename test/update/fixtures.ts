@@ -112,7 +112,13 @@ export class AptRoot {
 }
 
 /** Injected: "systemctl says fleetprobe.service is active" (no systemd as PID 1 here). */
-export const activeTrue: ServiceProbe = { state: async () => ({ active: true, mainPid: null, detail: 'fleetprobe.service active/running (test)' }) };
+export const activeTrue: ServiceProbe & { starts: number } = {
+  starts: 0,
+  state: async () => ({ active: true, mainPid: null, detail: 'fleetprobe.service active/running (test)' }),
+  async start() {
+    this.starts++;
+  },
+};
 
 /** Real time, short waits: the tests do not wait 2 minutes for an agent that never comes. */
 export const testClock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };

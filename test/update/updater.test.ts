@@ -15,7 +15,7 @@ import { HttpsDownloader } from '../../agent/update/download.js';
 import { resultFileSchema, type UpdateResult } from '../../agent/update/protocol.js';
 import { Updater, type UpdaterDeps } from '../../agent/update/updater.js';
 import { createTestCa, type TestCa } from '../helpers/tls-fixtures.js';
-import { AptRoot, buildDeb, buildRepo, fileServer, quietLogger, updaterDeps } from './fixtures.js';
+import { activeTrue, AptRoot, buildDeb, buildRepo, fileServer, quietLogger, updaterDeps } from './fixtures.js';
 
 const T = { timeout: 120_000 };
 let base: string;
@@ -137,7 +137,11 @@ test('unknown version: nothing installed, the reason says so', T, async () => {
 test('a release whose agent never becomes healthy is rolled back to the cached previous .deb', T, async () => {
   const d = device();
   d.request({ version: '1.2.0' });
+  const starts = activeTrue.starts;
   const r = await d.run();
+  // The unit is started (reset-failed, start) after the install and after the rollback: a
+  // crash-looping release can leave it failed at its start limit (seen under systemd 257).
+  assert.equal(activeTrue.starts - starts, 2);
   assert.equal(r.status, 'error');
   assert.equal(r.rolled_back, true);
   assert.equal(r.installed_version, '1.0.0');
