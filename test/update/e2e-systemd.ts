@@ -12,14 +12,17 @@
 // fleetprobe.service from their postinst, as the real package does. Then it boots with
 // systemd-nspawn (host network: the agent reaches a Mosquitto started here) and, from the
 // cloud side, sends `update` 0.2.0 (expects accepted, then ok) and 0.3.0 (accepted, then
-// error with rolled_back), checks the versions the agent reports and that its outbox stream
+// error with rolled_back) and a URL update of 0.4.0 (https from a server here, sha256 and
+// Ed25519 signature; the test CA is trusted through a drop-in), checks the versions the agent reports and that its outbox stream
 // survived both, and prints the updater's journal and systemd-analyze under systemd 257.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlCloud } from '../helpers/control-cloud.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
-import { buildRepo, REPO_ROOT } from './fixtures.js';
+import { createHash } from 'node:crypto';
+import { createTestCa } from '../helpers/tls-fixtures.js';
+import { buildRepo, fileServer, REPO_ROOT } from './fixtures.js';
 
 const BASE = process.env.FLEETPROBE_TEST_ROOT ?? '/var/cache/fleetprobe-test/trixie-amd64.tmp';
 const DEVICE = 'pi-update-e2e';
@@ -56,6 +59,8 @@ async function main(): Promise<number> {
   if (!existsSync(join(BASE, 'usr/lib/systemd/systemd')) || !existsSync(join(BASE, 'usr/bin/node'))) return log(`no cached root with systemd and node at ${BASE}`), 77;
   const work = mkdtempSync('/var/tmp/fp-update-e2e.');
   const broker = await Mosquitto.start();
+  const ca = await createTestCa('fp-e2e-update-ca');
+  let server: Awaited<ReturnType<typeof fileServer>> | null = null;
   let boot: ReturnType<typeof spawn> | null = null;
   let root = '';
   try {
@@ -65,6 +70,8 @@ async function main(): Promise<number> {
     mkdirSync(debsDir);
     const debs = [release(debsDir, '0.1.0', false), release(debsDir, '0.2.0', false), release(debsDir, '0.3.0', true)];
     const repo = buildRepo(work, debs);
+    // 0.4.0 is not in the repository: it comes by URL, signed with the pinned key.
+    const byUrl = release(debsDir, '0.4.0', false);
     cpSync(repo.repo, join(root, 'srv/fleetprobe-repo'), { recursive: true });
     // The repository is the only apt source: no traffic to Debian's mirrors.
     rmSync(join(root, 'etc/apt/sources.list'), { force: true });
@@ -89,7 +96,10 @@ async function main(): Promise<number> {
     symlinkSync('/usr/lib/systemd/system/fleetprobe-update.path', join(root, 'etc/systemd/system/paths.target.wants/fleetprobe-update.path'));
     // 30 s instead of 120 s for the agent of a release to become healthy (a drop-in, as an operator would).
     mkdirSync(join(root, 'etc/systemd/system/fleetprobe-update.service.d'), { recursive: true });
-    writeFileSync(join(root, 'etc/systemd/system/fleetprobe-update.service.d/e2e.conf'), '[Service]\nExecStart=\nExecStart=/usr/bin/node /usr/lib/fleetprobe/dist/agent/update/bin.js --health-timeout-s 30\n');
+    // The https server's test CA is trusted by node (only in this drop-in).
+    cpSync(ca.caCert, join(root, 'etc/fleetprobe/e2e-ca.pem'));
+    writeFileSync(join(root, 'etc/systemd/system/fleetprobe-update.service.d/e2e.conf'), '[Service]\nExecStart=\nExecStart=/usr/bin/node /usr/lib/fleetprobe/dist/agent/update/bin.js --health-timeout-s 30\nEnvironment=NODE_EXTRA_CA_CERTS=/etc/fleetprobe/e2e-ca.pem\n');
+    server = await fileServer(ca, new Map([['/fleetprobe_0.4.0_amd64.deb', readFileSync(byUrl)]]));
     // Powers the container off when the host asks (touch /e2e/poweroff), and systemd-analyze under 257.
     mkdirSync(join(root, 'e2e'));
     mkdirSync(join(root, 'var/log/journal'), { recursive: true });
@@ -124,8 +134,17 @@ async function main(): Promise<number> {
     const since = cloud.states().length;
     const s2 = await cloud.waitState((s) => cloud.states().length > since && s.agent_version === '0.2.0', 60_000, 'state after the rollback').catch(() => null);
     check(s2 !== null, 'the agent 0.2.0 reports again after the rollback');
+    const deb = readFileSync(byUrl);
+    const signature = execFileSync('openssl', ['pkeyutl', '-sign', '-inkey', join(work, 'signing.key'), '-rawin', '-in', byUrl]).toString('base64');
+    const a3 = await cloud.call({ id: 'e2e-3', command: 'update', args: { url: server!.url('/fleetprobe_0.4.0_amd64.deb'), sha256: createHash('sha256').update(deb).digest('hex'), signature } });
+    check(a3.status === 'accepted', 'update by URL (0.4.0, signed): accepted', JSON.stringify(a3));
+    await cloud.sub.waitFor(() => cloud.replies('e2e-3').length >= 2, 240_000, 'final reply to e2e-3');
+    const f3 = cloud.replies('e2e-3')[1]!;
+    check(f3.status === 'ok' && (f3.result as { installed_version?: string }).installed_version === '0.4.0', 'update by URL: downloaded over https, verified, 0.4.0 installed', JSON.stringify(f3));
+    const s3 = await cloud.waitState((s) => s.agent_version === '0.4.0', 30_000, 'state of agent 0.4.0').catch(() => null);
+    check(s3 !== null, 'the agent reports 0.4.0');
     const last = cloud.sub.on(cloud.topics.events).at(-1)!;
-    check((JSON.parse(last.payload.toString()) as { stream: string }).stream === stream, 'the outbox survived both updates (same stream id)');
+    check((JSON.parse(last.payload.toString()) as { stream: string }).stream === stream, 'the outbox survived all three updates (same stream id)');
     await cloud.close();
 
     writeFileSync(join(root, 'e2e/poweroff'), '');
@@ -150,6 +169,8 @@ async function main(): Promise<number> {
         log(`(journal not readable here: ${(err as Error).message.split('\n')[0]})`);
       }
     }
+    await server?.close();
+    await ca.remove();
     await broker.remove();
     if (process.env.FLEETPROBE_TEST_KEEP === '1') log(`kept ${work}`);
     else sh(`fp_overlay_down '${work}'`);
