@@ -74,7 +74,6 @@ export class Updater {
         logger.warn(`update: update ${pending.id} was interrupted while ${pending.phase}: finishing it`);
         const outcome = await this.recover(pending);
         if (dir) this.answer(dir, pending.id, outcome);
-        this.journal.clear();
         return pending.id;
       }
       if (!dir) return 'idle';
@@ -151,9 +150,16 @@ export class Updater {
       const entry: JournalEntry = { id: req.id, phase: 'installing', architecture: arch, previous_version: current, previous_deb: previous, attempted_version: info.version, candidate_deb: deb, started_at: new Date(this.deps.clock.now()).toISOString() };
       return await this.installAndCheck(entry);
     } catch (err) {
-      if (!(err instanceof UpdateError)) throw err;
-      return { ...base, status: 'error', error: err.message };
+      // Before the install nothing has changed: any failure (a full disk too) is an error result.
+      return { ...base, status: 'error', error: this.reason(err) };
     }
+  }
+
+  /** One line for the result; a stack for the journal when it is not one of ours. */
+  private reason(err: unknown): string {
+    if (err instanceof UpdateError) return err.message;
+    this.deps.logger.error(`update: unexpected: ${(err as Error).stack ?? String(err)}`);
+    return `internal error: ${((err as Error).message ?? String(err)).split('\n')[0]}`;
   }
 
   /** The .deb of the installed version: from the cache of the last good one, else from apt. */
@@ -193,8 +199,8 @@ export class Updater {
       }
       why = `the agent ${entry.attempted_version} was not healthy within ${Math.round((this.deps.healthTimeoutMs ?? 120_000) / 1000)} s: ${health.why}`;
     } catch (err) {
-      if (!(err instanceof UpdateError)) throw err;
-      why = err.message;
+      // Whatever failed once dpkg may have run, the previous release goes back.
+      why = this.reason(err);
     }
     return this.rollback(entry, why);
   }
@@ -209,8 +215,8 @@ export class Updater {
       await installer.reinstall(entry.previous_deb);
       await this.startAgent();
     } catch (err) {
-      if (!(err instanceof UpdateError)) throw err;
-      return { ...base, installed_version: await this.installed(), error: `${why}; the rollback to ${entry.previous_version} failed: ${err.message}` };
+      // The journal stays: the updater's next run (the next request) tries the rollback again first.
+      return { ...base, installed_version: await this.installed(), error: `${why}; the rollback to ${entry.previous_version} failed: ${this.reason(err)}` };
     }
     const health = await this.waitHealthy(entry.previous_version, since);
     this.journal.clear();
@@ -229,9 +235,11 @@ export class Updater {
     const installed = await this.installed();
     await this.startAgent();
     if (installed !== entry.attempted_version) return this.rollback(entry, `the install of ${entry.attempted_version} was interrupted (installed: ${installed ?? 'none'})`);
-    const health = await this.waitHealthy(entry.attempted_version, this.deps.clock.now());
+    // Since the install began: the agent may have started at boot before this run.
+    const health = await this.waitHealthy(entry.attempted_version, Date.parse(entry.started_at) || 0);
     if (!health.healthy) return this.rollback(entry, `the agent ${entry.attempted_version} was not healthy after the interrupted install: ${health.why}`);
     this.keepAsLastGood(entry);
+    this.journal.clear();
     return { status: 'ok', installed_version: installed, previous_version: entry.previous_version, attempted_version: entry.attempted_version, rolled_back: false };
   }
 

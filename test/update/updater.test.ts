@@ -250,6 +250,24 @@ test('a power cut during dpkg: the next run finishes dpkg, finds the agent unhea
   assert.equal(d.root.statusVersion(), '1.0.0');
 });
 
+test('a power cut during dpkg of a good release: the next run finishes dpkg and reports it installed', T, async () => {
+  const d = device();
+  const id = d.request({ version: '1.1.0' });
+  const cache = join(d.workDir, 'last-good');
+  mkdirSync(cache, { recursive: true });
+  const prev = join(cache, debs['1.0.0']!.split('/').at(-1)!);
+  execFileSync('cp', [debs['1.0.0']!, prev]);
+  const started = new Date().toISOString();
+  execFileSync('dpkg', [...d.root.dpkgOptions(), '--unpack', debs['1.1.0']!], { stdio: 'pipe' });
+  writeFileSync(join(d.workDir, 'journal.json'), JSON.stringify({ id, phase: 'installing', architecture: 'amd64', previous_version: '1.0.0', previous_deb: prev, attempted_version: '1.1.0', candidate_deb: debs['1.1.0']!, started_at: started }));
+  const r = await d.run();
+  assert.equal(r.id, id);
+  assert.equal(r.status, 'ok', r.error);
+  assert.equal(r.installed_version, '1.1.0');
+  assertUnchanged(d, '1.1.0');
+  assert.equal(d.root.statusVersion(), '1.1.0');
+});
+
 test('a run with no request does nothing', T, async () => {
   const d = device();
   assert.equal(await new Updater(d.deps()).runOnce(), 'idle');
