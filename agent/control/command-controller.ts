@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { ClockStatus } from '../core/clock.js';
 import type { CommandReply } from '../core/control.js';
 import type { Logger } from '../core/logger.js';
@@ -80,9 +81,10 @@ export class CommandController {
    * The final reply of a command that was accepted earlier (update): stored first, so that
    * a duplicate of the command gets it, then sent.
    */
-  async complete(reply: CommandReply): Promise<void> {
-    this.store(reply, true);
-    await this.deps.send(reply);
+  async complete(reply: CommandReply): Promise<boolean> {
+    // Sent again while the broker is away: written once, not at every attempt (SD cards).
+    if (!isDeepStrictEqual(this.deps.replies.get(reply.id), reply)) this.store(reply, true);
+    return this.deps.send(reply);
   }
 
   /** Waits (bounded) for commands still running, e.g. a probe-now, at shutdown. */

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { z } from 'zod';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { CommandReply, Json } from '../core/control.js';
 import type { Logger } from '../core/logger.js';
 import { PinnedDir, UnsafeFileError } from '../update/files.js';
@@ -32,7 +33,8 @@ export interface UpdateControlDeps {
  * reply when the updater's result appears, also after the restart the update itself causes.
  */
 export class UpdateControl {
-  private finish: (reply: CommandReply) => Promise<void> = async () => undefined;
+  /** Stores and sends a final reply; true once the broker acknowledged it. */
+  private finish: (reply: CommandReply) => Promise<boolean> = async () => false;
   private timer: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
   private readonly dir: string;
@@ -43,7 +45,7 @@ export class UpdateControl {
   }
 
   /** Where final replies go (CommandController.complete). */
-  bind(finish: (reply: CommandReply) => Promise<void>): void {
+  bind(finish: (reply: CommandReply) => Promise<boolean>): void {
     this.finish = finish;
   }
 
@@ -135,11 +137,18 @@ export class UpdateControl {
       const result = this.readResult(dir);
       if (result !== null) {
         const stored = this.deps.storedReply(result.id);
+        const final = finalReply(result);
         if (stored === undefined || stored.status === 'accepted') {
           this.deps.logger.info(`control: update ${result.id} finished: ${result.status === 'ok' ? `version ${result.installed_version} installed` : result.error}`);
-          await this.finish(finalReply(result));
+        } else if (!isDeepStrictEqual(stored, final)) {
+          // Answered otherwise meanwhile (given up as stale): that answer stands.
+          this.deps.logger.warn(`control: update ${result.id}: a result came after the command was answered; not sent`);
+          dir.unlink(RESULT_FILE);
+          return;
         }
-        dir.unlink(RESULT_FILE);
+        // The result file goes only once the broker has the reply: a restart before that
+        // (no broker, the update restarting the agent) sends it again.
+        if (await this.finish(final)) dir.unlink(RESULT_FILE);
         return;
       }
       await this.abandonStale(dir);

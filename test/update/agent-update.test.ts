@@ -55,6 +55,14 @@ const runUpdater = (): Promise<string> => new Updater(updaterDeps(root, join(dir
 const requestFile = (): string => join(dir, 'update', 'request.json');
 const sig = `${'A'.repeat(86)}==`;
 
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 test('update args are checked before anything is written', T, async () => {
   const url = { url: 'https://updates.example.net/fleetprobe_1.1.0_arm64.deb', sha256: 'a'.repeat(64), signature: sig };
   const cases: Array<[unknown, RegExp]> = [
@@ -116,8 +124,8 @@ test('accepted, then the final reply once the updater has installed the version'
   const final = cloud.replies('up-1')[2]!;
   assert.deepEqual(final, { id: 'up-1', status: 'ok', result: { installed_version: '1.1.0', previous_version: '1.0.0', attempted_version: '1.1.0', rolled_back: false } });
   await agent.waitForLog(/control: update up-1 finished: version 1\.1\.0 installed/);
-  // Both files are gone: the next update may come.
-  assert.deepEqual(readdirSync(join(dir, 'update')), []);
+  // Both files are gone once the broker has the reply: the next update may come.
+  await waitFor(() => readdirSync(join(dir, 'update')).length === 0, 'the result file removed');
   await cloud.command({ id: 'up-1', command: 'update', args: { version: '1.1.0' } });
   await cloud.sub.waitFor(() => cloud.replies('up-1').length === 4, 5000, 'the final reply again');
   assert.deepEqual(cloud.replies('up-1')[3], final);
@@ -137,5 +145,27 @@ test('the agent restarted during the update (as dpkg restarts it) still sends th
   assert.match(final.error!, /^the agent 1\.2\.0 was not healthy within 4 s: .*; rolled back to 1\.1\.0$/);
   assert.deepEqual(final.result, { installed_version: '1.1.0', previous_version: '1.1.0', attempted_version: '1.2.0', rolled_back: true });
   assert.equal(root.installedVersion(), '1.1.0');
+  assert.equal((await agent.stop()).code, 0, agent.output);
+});
+
+test('a result that comes while the broker is away is answered after it is back (the file stays until then)', T, async () => {
+  const states = cloud.states().length;
+  agent = pool.start(dir, config());
+  await cloud.waitState(() => cloud.states().length > states, 20_000, 'state of the restarted agent');
+  const accepted = await cloud.call({ id: 'up-4', command: 'update', args: { version: '1.0.0' } });
+  assert.equal(accepted.status, 'accepted');
+  await broker.stop();
+  assert.equal(await runUpdater(), 'up-4');
+  await agent.waitForLog(/control: update up-4 finished: version 1\.0\.0 installed/);
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.ok(existsSync(join(dir, 'update', 'result.json')), 'kept while the reply is not acknowledged');
+  await broker.relaunch();
+  // The test's own subscriber does not reconnect: a new one (it may miss the reply itself,
+  // which is why the file's removal is the proof: it goes only after the broker's PUBACK).
+  await cloud.close();
+  cloud = await ControlCloud.connect(broker.url, DEVICE);
+  await waitFor(() => !existsSync(join(dir, 'update', 'result.json')), 'the final reply acknowledged by the broker', 60_000);
+  const final = await cloud.call({ id: 'up-4', command: 'update', args: { version: '1.0.0' } });
+  assert.deepEqual(final, { id: 'up-4', status: 'ok', result: { installed_version: '1.0.0', previous_version: '1.1.0', attempted_version: '1.0.0', rolled_back: false } });
   assert.equal((await agent.stop()).code, 0, agent.output);
 });

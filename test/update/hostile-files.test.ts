@@ -165,7 +165,7 @@ test('result files: only a valid result for an accepted command becomes the fina
   const stored = new Map<string, CommandReply>([['u-1', { id: 'u-1', status: 'accepted' }], ['u-2', { id: 'u-2', status: 'ok' }]]);
   const logger = quietLogger();
   const ctl = new UpdateControl({ stateDir, agentVersion: '1.0.0', publicKeyFile: undefined, storedReply: (id) => stored.get(id), logger, pollMs: 20 });
-  ctl.bind(async (r) => void finals.push(r));
+  ctl.bind(async (r) => (finals.push(r), true));
   const valid = (id: string): string => JSON.stringify({ format: 1, id, status: 'ok', installed_version: '1.1.0', previous_version: '1.0.0', attempted_version: '1.1.0', rolled_back: false, finished_at: '2026-11-26T04:00:00.000Z' });
   const poll = async (): Promise<void> => {
     ctl.start();
