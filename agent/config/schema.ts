@@ -133,6 +133,14 @@ export const configSchema = z.strictObject({
     assume_synced: z.boolean().default(false),
   }).prefault({}),
   safety: safetySchema.prefault({}),
+  update: z.strictObject({
+    /**
+     * The pinned Ed25519 public key (PEM) that a .deb given to the update command by URL must
+     * be signed with: a file directly in /etc/fleetprobe/. Without it URL updates are refused;
+     * version updates are verified by apt (the repository's signed metadata).
+     */
+    public_key_file: z.string().regex(/^\/etc\/fleetprobe\/[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'expected a file directly in /etc/fleetprobe/').optional(),
+  }).prefault({}),
   /** Seconds: the state is published on every change (at most once a second) and at least this often. */
   state_interval: z.number().min(1).max(86_400).default(60),
 });

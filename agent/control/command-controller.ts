@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { ClockStatus } from '../core/clock.js';
 import type { CommandReply } from '../core/control.js';
 import type { Logger } from '../core/logger.js';
@@ -24,8 +25,6 @@ export interface CommandControllerDeps {
   /** Bound on waiting for a reply's PUBACK before a command's after-step (restart). Default 5 s. */
   replyWaitMs?: number;
 }
-
-const NOT_YET = new Map([['update', 'software updates are not supported by this agent version yet']]);
 
 /**
  * Commands from the cloud, each answered once per id: a duplicate (redelivered, or sent
@@ -78,6 +77,16 @@ export class CommandController {
     }
   }
 
+  /**
+   * The final reply of a command that was accepted earlier (update): stored first, so that
+   * a duplicate of the command gets it, then sent.
+   */
+  async complete(reply: CommandReply): Promise<boolean> {
+    // Sent again while the broker is away: written once, not at every attempt (SD cards).
+    if (!isDeepStrictEqual(this.deps.replies.get(reply.id), reply)) this.store(reply, true);
+    return this.deps.send(reply);
+  }
+
   /** Waits (bounded) for commands still running, e.g. a probe-now, at shutdown. */
   async stop(timeoutMs = 5000): Promise<void> {
     const all = Promise.allSettled([...this.running.values()]);
@@ -107,10 +116,7 @@ export class CommandController {
       this.warnedClock = true;
     }
     const handler = this.deps.handlers.get(command);
-    if (!handler) {
-      const later = NOT_YET.get(command);
-      return reject(later ? `unknown command "${command}": ${later}` : `unknown command "${command}"`);
-    }
+    if (!handler) return reject(`unknown command "${command}"`);
     let execute: () => Promise<CommandOutcome>;
     try {
       execute = handler(args, id);
@@ -131,7 +137,8 @@ export class CommandController {
       return { reply, outcome: null };
     }
     this.deps.logger.info(`control: command ${id} (${command}) done`);
-    const reply: CommandReply = outcome.result === undefined ? { id, status: 'ok' } : { id, status: 'ok', result: outcome.result };
+    const status = outcome.status ?? 'ok';
+    const reply: CommandReply = outcome.result === undefined ? { id, status } : { id, status, result: outcome.result };
     this.store(reply, true);
     return { reply, outcome };
   }

@@ -14,6 +14,8 @@ export class CommandRejected extends Error {
 
 export interface CommandOutcome {
   result?: Json;
+  /** 'accepted': the command goes on after this reply, and its final reply comes later (update). */
+  status?: 'accepted';
   /** Runs after the reply has been published (or given up on): for restart. */
   after?: () => void;
 }
@@ -36,18 +38,20 @@ export interface CommandDeps {
   restartMinUptimeMs: number;
   /** How long `drain` waits for the outbox to empty before it replies. Default 10 s. */
   drainWaitMs?: number;
+  /** The update command (agent/control/update-control.ts). */
+  update?: CommandHandler;
 }
 
 const noArgs = z.strictObject({});
 const probeNowArgs = z.strictObject({ names: z.array(z.string().min(1).max(128)).min(1).max(10_000).optional() });
 
-function parseArgs<T>(schema: z.ZodType<T>, args: Record<string, unknown>): T {
+export function parseArgs<T>(schema: z.ZodType<T>, args: Record<string, unknown>): T {
   const r = schema.safeParse(args);
   if (r.success) return r.data;
   throw new CommandRejected(`invalid args: ${zodProblems(r.error).map((p) => formatProblem({ ...p, path: p.path ? `args.${p.path}` : 'args' })).join('; ')}`);
 }
 
-/** The commands this agent knows, by name. (`update` arrives with a later release.) */
+/** The commands this agent knows, by name. */
 export function commandHandlers(deps: CommandDeps): Map<string, CommandHandler> {
   const monitoring = (enabled: boolean): CommandHandler => (args, id) => {
     parseArgs(noArgs, args);
@@ -84,6 +88,7 @@ export function commandHandlers(deps: CommandDeps): Map<string, CommandHandler> 
       // and does not restart again.
       return async () => ({ result: { exit_code: RESTART_EXIT_CODE }, after: deps.requestRestart });
     }],
+    ...(deps.update ? [['update', deps.update] as const] : []),
   ]);
 }
 

@@ -19,6 +19,7 @@ import { ReplyStore } from './reply-store.js';
 import { SafetyPolicy, type InterfacesFn } from './safety-policy.js';
 import { StateBuilder } from './state.js';
 import { StateReporter } from './state-reporter.js';
+import { UpdateControl } from './update-control.js';
 
 /** What the control layer needs from the agent (AgentService). */
 export interface ControlledAgent {
@@ -44,6 +45,8 @@ export interface ControlLayerDeps {
   timers?: Timers;
   /** Opens a JSON document in the state directory (conf by default). */
   openStore?: (name: string) => JsonStore;
+  /** How often the update's result file is looked for (default 2 s). */
+  updatePollMs?: number;
 }
 
 /**
@@ -59,6 +62,7 @@ export class ControlLayer {
   private readonly sender: ReplySender | null;
   private readonly reporter: StateReporter;
   private readonly replies: ReplyStore;
+  private readonly update: UpdateControl | null;
   private readonly onControl = (msg: ControlMessage): void => this.dispatch(msg);
   private started = false;
 
@@ -81,11 +85,19 @@ export class ControlLayer {
     this.restartRequested = new Promise<void>((resolve) => (requestRestart = resolve));
     this.sender = deps.transport ? new ReplySender(deps.transport, logger) : null;
     const sender = this.sender;
+    const replies = this.replies;
+    this.update = sender
+      ? new UpdateControl({
+          stateDir: deps.stateDir, agentVersion: deps.agentVersion, publicKeyFile: config.update.public_key_file,
+          storedReply: (id) => replies.get(id), logger, ...(deps.updatePollMs ? { pollMs: deps.updatePollMs } : {}),
+        })
+      : null;
     this.commands = sender
       ? new CommandController({
           handlers: commandHandlers({
             state: this.state, probeNow: (names) => deps.agent.probeNow(names), outbox: deps.outbox, drain: deps.drain, requestRestart,
             uptimeMs: () => timers.now() - started, restartMinUptimeMs: config.safety.restart_min_uptime_s * 1000,
+            ...(this.update ? { update: this.update.handler } : {}),
           }),
           replies: this.replies,
           limiter: new SlidingWindowLimiter(config.safety.max_commands_per_minute, 60_000),
@@ -96,6 +108,8 @@ export class ControlLayer {
           refusals,
         })
       : null;
+    const commands = this.commands;
+    if (commands) this.update?.bind((reply) => commands.complete(reply));
     const builder = new StateBuilder({
       deviceId: deps.deviceId,
       agentVersion: deps.agentVersion,
@@ -125,12 +139,14 @@ export class ControlLayer {
     this.sender?.start();
     this.deps.transport?.on('control', this.onControl);
     this.reporter.start();
+    this.update?.start();
   }
 
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
     this.deps.transport?.off('control', this.onControl);
+    await this.update?.stop();
     await this.commands?.stop();
     this.sender?.stop();
     this.replies.flush();

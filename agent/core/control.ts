@@ -10,8 +10,11 @@ export const jsonSchema: z.ZodType<Json> = z.lazy(() => z.union([z.null(), z.boo
 /** Published once per command id on /devices/{id}/events/replies (and again for a duplicate). */
 export const commandReplySchema = z.object({
   id: z.string(),
-  /** ok: done; error: tried and failed; rejected: refused before anything was done. */
-  status: z.enum(['ok', 'error', 'rejected']),
+  /**
+   * ok: done; error: tried and failed; rejected: refused before anything was done;
+   * accepted: started, a final reply (ok or error) with the same id follows (update).
+   */
+  status: z.enum(['ok', 'error', 'rejected', 'accepted']),
   error: z.string().optional(),
   result: jsonSchema.optional(),
 });

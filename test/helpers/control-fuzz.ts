@@ -83,6 +83,7 @@ export function badCommand(rnd: () => number, i: number): FuzzPayload {
     () => noId(JSON.stringify({ command: 'stop' })),
     () => ok({ id, command: pick(rnd, ['update', 'reboot', 'STOP', 'rm -rf /', '__proto__', 'constructor']) }),
     () => ok({ id, command: pick(rnd, [1, null, [], {}, true]) }),
+    () => ok({ id, command: 'update', args: pick(rnd, [{}, { version: '1.2' }, { version: '1.2.3;reboot' }, { url: 'http://x.example/a.deb' }, { url: 'https://x.example/a.deb' }, { version: '1.2.3', url: 'https://x.example/a.deb' }]) }),
     () => ok({ id }),
     () => ok({ id, command: pick(rnd, ['start', 'stop', 'drain', 'restart']), args: { [pick(rnd, ['x', 'force', 'names'])]: pick(rnd, wrongValues) } }),
     () => ok({ id, command: 'probe-now', args: { names: pick(rnd, ['a', 1, [], [1], [''], null]) } }),
