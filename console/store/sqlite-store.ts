@@ -68,6 +68,9 @@ export class SqliteStore implements Store {
       ),
       device: db.prepare<[string], DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`),
       devices: db.prepare<[], DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices ORDER BY id`),
+      setPassword: db.prepare<[string, string, string]>('UPDATE devices SET password_hash = ?, mosquitto_hash = ? WHERE id = ?'),
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       addConfig: db.prepare<[string, number, string, number]>('INSERT INTO configs (device_id, version, document, pushed_at) VALUES (?, ?, ?, ?)'),
       configPublished: db.prepare<[number, string, number]>('UPDATE configs SET published_at = ? WHERE device_id = ? AND version = ?'),
       latestConfig: db.prepare<[string], { device_id: string; version: number; document: string; pushed_at: number; published_at: number | null }>(
@@ -141,6 +144,18 @@ export class SqliteStore implements Store {
 
   async devices(): Promise<DeviceRecord[]> {
     return this.st.devices.all().map(toDevice);
+  }
+
+  async setPassword(id: string, passwordHash: string, mosquittoHash: string): Promise<boolean> {
+    return this.st.setPassword.run(passwordHash, mosquittoHash, id).changes === 1;
+  }
+
+  async getMeta(key: string): Promise<string | null> {
+    return this.st.getMeta.get(key)?.value ?? null;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.st.setMeta.run(key, value);
   }
 
   async ingest(items: readonly IngestItem[]): Promise<IngestOutcome> {

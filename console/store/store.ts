@@ -140,6 +140,11 @@ export interface Store {
   credentials(id: string): Promise<DeviceCredentials | null>;
   device(id: string): Promise<DeviceRecord | null>;
   devices(): Promise<DeviceRecord[]>;
+  /** Replaces the device's password (hashes); false for an unknown device. */
+  setPassword(id: string, passwordHash: string, mosquittoHash: string): Promise<boolean>;
+  /** Small console settings (the admin token's hash). */
+  getMeta(key: string): Promise<string | null>;
+  setMeta(key: string, value: string): Promise<void>;
 
   /** One transaction: results deduplicated by (device, stream, seq), gaps kept, state and replies recorded. */
   ingest(items: readonly IngestItem[]): Promise<IngestOutcome>;
