@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { formatProblem, validateRemoteConfig, type ConfigProblem } from '../../agent/control/remote-config.js';
-import { safeParseJson } from '../../agent/control/safe-json.js';
+import { deviceView } from '../fleet/device-view.js';
+import { commandView } from '../fleet/commands.js';
 import type { DeviceRecord, Store } from '../store/store.js';
 import { chartData, sparkline } from './ui-series.js';
 
 // Read-only views the web UI needs beyond the core API (under /api/ui/, same auth): the
-// fleet table in one request, a device's page, chart columns, and config validation with
-// the agent's own schema. Pushing config and sending commands go through the core API.
+// fleet table with sparklines in one request, a device's page in one request, and chart
+// columns. Pushing, checking config and sending commands go through the core API
+// (console/api/routes.ts); the device and command views are the core API's own.
 
 export interface UiApiDeps {
   store: Store;
@@ -51,7 +52,7 @@ export async function handleUiApi(deps: UiApiDeps, req: IncomingMessage, res: Se
     sendJson(res, 200, { now: deps.now(), devices: await fleet(deps) });
     return true;
   }
-  const m = /^\/api\/ui\/devices\/([^/]+)(\/chart|\/config\/validate)?$/.exec(path);
+  const m = /^\/api\/ui\/devices\/([^/]+)(\/chart)?$/.exec(path);
   if (!m) throw new HttpError(404, `no such route: ${path}`);
   const id = decodeURIComponent(m[1]!);
   const device = await deps.store.device(id);
@@ -59,12 +60,9 @@ export async function handleUiApi(deps: UiApiDeps, req: IncomingMessage, res: Se
   if (m[2] === undefined) {
     allow(method, 'GET');
     sendJson(res, 200, await detail(deps, device));
-  } else if (m[2] === '/chart') {
+  } else {
     allow(method, 'GET');
     sendJson(res, 200, await chart(deps, id, url));
-  } else {
-    allow(method, 'POST');
-    sendJson(res, 200, validate(await readBody(req)));
   }
   return true;
 }
@@ -75,57 +73,27 @@ function allow(method: string, wanted: string): void {
 
 async function fleet(deps: UiApiDeps): Promise<unknown[]> {
   const now = deps.now();
-  const devices = await deps.store.devices();
+  const [devices, configs] = await Promise.all([deps.store.devices(), deps.store.latestConfigs({ unpublishedOnly: false })]);
+  const latest = new Map(configs.map((c) => [c.device, c]));
   const out: unknown[] = [];
   for (const d of devices) {
     const data = await chartData(deps.store, { device: d.id, from: now - SPARK_SPAN_MS, to: now, stepS: SPARK_STEP_S });
-    out.push({ ...summary(d, await deps.store.latestConfig(d.id)), spark: { stepS: SPARK_STEP_S, from: now - SPARK_SPAN_MS, values: sparkline(data) } });
+    out.push({ ...deviceView(d, latest.get(d.id) ?? null), spark: { step_s: SPARK_STEP_S, from: now - SPARK_SPAN_MS, values: sparkline(data) } });
   }
   return out;
-}
-
-type LatestConfig = Awaited<ReturnType<Store['latestConfig']>>;
-
-/** A device as the UI shows it; never its credentials. */
-function summary(d: DeviceRecord, latest: LatestConfig): Record<string, unknown> {
-  const s = d.state;
-  return {
-    id: d.id,
-    online: d.online,
-    lastSeen: d.lastSeen,
-    presenceAt: d.presenceAt,
-    stateAt: d.stateAt,
-    agentVersion: s?.agent_version ?? null,
-    monitoring: s?.monitoring_enabled ?? null,
-    probes: s?.probes ?? null,
-    outboxRows: s?.outbox.rows ?? null,
-    outboxBytes: s?.outbox.bytes ?? null,
-    droppedTotal: s?.dropped_total ?? null,
-    uptimeS: s?.uptime_s ?? null,
-    lastError: s?.last_error ?? null,
-    config: {
-      pushed: latest?.version ?? null,
-      pushedAt: latest?.pushedAt ?? null,
-      publishedAt: latest?.publishedAt ?? null,
-      applied: s?.config_version ?? null,
-      source: s?.config_source ?? null,
-      error: s?.config_error ?? null,
-    },
-    rejectedMessages: d.rejectedMessages,
-    lastRejection: d.lastRejection,
-  };
 }
 
 async function detail(deps: UiApiDeps, d: DeviceRecord): Promise<unknown> {
   const [latest, commands, streams, gaps] = await Promise.all([
     deps.store.latestConfig(d.id), deps.store.commands(d.id, 30), deps.store.streams(d.id), deps.store.gaps(d.id, 20),
   ]);
+  const now = deps.now();
   return {
-    now: deps.now(),
-    device: summary(d, latest),
+    now,
+    device: deviceView(d, latest),
     state: d.state,
-    latestConfig: latest,
-    commands,
+    latest_config: latest ? { version: latest.version, document: latest.document, pushed_at: new Date(latest.pushedAt).toISOString() } : null,
+    commands: commands.map((c) => commandView(c, now)),
     streams,
     gaps,
   };
@@ -148,17 +116,3 @@ function num(v: string | null, dflt: number, name: string): number {
   return n;
 }
 
-/**
- * The agent's own checks, minus its local safety policy (which the console cannot see):
- * byte and depth limits, then the remote config schema. `version` may be left out; the
- * console assigns the next one when it pushes.
- */
-export function validate(body: string): { ok: boolean; problems: Array<ConfigProblem & { text: string }> } {
-  const parsed = safeParseJson(body);
-  if (!parsed.ok) return { ok: false, problems: [{ path: '', reason: parsed.reason, text: parsed.reason }] };
-  const value = parsed.value;
-  const doc = value !== null && typeof value === 'object' && !Array.isArray(value) && !('version' in value) ? { ...value, version: 0 } : value;
-  const r = validateRemoteConfig(doc);
-  if (r.ok) return { ok: true, problems: [] };
-  return { ok: false, problems: r.problems.map((p) => ({ ...p, text: formatProblem(p) })) };
-}

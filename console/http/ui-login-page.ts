@@ -13,11 +13,13 @@ export function loginPage(error: string | null): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>fleetprobe console: log in</title>
 <link rel="stylesheet" href="/ui/app.css">
+<link rel="icon" href="/ui/favicon.svg" type="image/svg+xml">
 </head>
 <body class="login">
 <main class="login-box">
 <h1>fleetprobe console</h1>
 <form method="post" action="/ui/login">
+<input type="text" name="username" value="admin" autocomplete="username" hidden>
 <label for="secret">Admin password or token</label>
 <input id="secret" name="secret" type="password" autocomplete="current-password" required autofocus>
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}

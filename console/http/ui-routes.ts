@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Store } from '../store/store.js';
 import { handleUiApi, HttpError, readBody, sendJson } from './ui-api.js';
 import { loginPage } from './ui-login-page.js';
@@ -16,8 +17,11 @@ export interface ConsoleUiDeps {
   store: Store;
   /** Whether `secret` is the console's admin password or token. */
   checkAdmin: (secret: string) => boolean | Promise<boolean>;
-  /** The server speaks TLS: the session cookie gets Secure. */
-  secure: boolean;
+  /**
+   * Cookies get Secure on TLS connections anyway; set this when TLS ends in front of the
+   * console (a reverse proxy), so that the cookie is never sent in the clear.
+   */
+  secureCookies?: boolean;
   now?: () => number;
   webRoot?: string;
   session?: Partial<SessionOptions>;
@@ -37,7 +41,12 @@ export interface ConsoleUi {
 const LOGIN_FAILURES_PER_MIN = 5;
 const FAIL_DELAY_MS = 400;
 
+function isTls(req: IncomingMessage): boolean {
+  return (req.socket as TLSSocket).encrypted === true;
+}
+
 export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
+  const secure = (req: IncomingMessage): boolean => deps.secureCookies === true || isTls(req);
   const now = deps.now ?? Date.now;
   const sessions = new SessionStore({ ...DEFAULT_SESSION_OPTIONS, now, ...deps.session });
   const assets = new StaticAssets(deps.webRoot ?? defaultWebRoot());
@@ -53,7 +62,7 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
     if (!s) return null;
     if (!isStateChanging(req)) return 'ok';
     const token = req.headers[CSRF_HEADER];
-    if (typeof token !== 'string' || !sameSecret(token, s.csrf) || isCrossOrigin(req, deps.secure)) return 'forbidden';
+    if (typeof token !== 'string' || !sameSecret(token, s.csrf) || isCrossOrigin(req, secure(req))) return 'forbidden';
     return 'ok';
   };
 
@@ -73,7 +82,7 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
   };
 
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (isCrossOrigin(req, deps.secure)) return html(res, 403, loginPage('This login came from another site.'));
+    if (isCrossOrigin(req, secure(req))) return html(res, 403, loginPage('This login came from another site.'));
     const client = req.socket.remoteAddress ?? '?';
     const t = now();
     const recent = (failures.get(client) ?? []).filter((at) => t - at < 60_000);
@@ -84,7 +93,7 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
     if (secret !== '' && (await deps.checkAdmin(secret))) {
       failures.delete(client);
       const { id } = sessions.create();
-      return redirect(res, '/ui/', { 'set-cookie': sessionCookie(id, { secure: deps.secure, maxAgeS: sessions.maxAgeS }) });
+      return redirect(res, '/ui/', { 'set-cookie': sessionCookie(id, { secure: secure(req), maxAgeS: sessions.maxAgeS }) });
     }
     recent.push(t);
     failures.set(client, recent);
@@ -124,7 +133,7 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
         // Cross-site logout would be harmless, but it is a state change like any other.
         if (authorize(req) === 'forbidden') throw new HttpError(403, 'missing or wrong CSRF token');
         if (id) sessions.destroy(id);
-        redirect(res, '/ui/login', { 'set-cookie': clearedCookie({ secure: deps.secure }) });
+        redirect(res, '/ui/login', { 'set-cookie': clearedCookie({ secure: secure(req) }) });
         return true;
       }
       if (!read) throw new HttpError(405, 'use GET');

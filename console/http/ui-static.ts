@@ -34,7 +34,8 @@ export function securityHeaders(): Record<string, string> {
     'content-security-policy': CSP,
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
+    // Not no-referrer: that makes browsers send "Origin: null" on form posts, which the origin check refuses.
+    'referrer-policy': 'same-origin',
   };
 }
 

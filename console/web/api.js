@@ -4,9 +4,10 @@
 let csrf = null;
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, data) {
     super(message);
     this.status = status;
+    this.data = data;
   }
 }
 
@@ -45,7 +46,7 @@ export async function api(path, { method = 'GET', body } = {}) {
   } catch {
     data = { error: text };
   }
-  if (!res.ok) throw new ApiError(res.status, (data && (data.error || data.message)) || `HTTP ${res.status}`);
+  if (!res.ok) throw new ApiError(res.status, (data && (data.error || data.message)) || `HTTP ${res.status}`, data);
   return data;
 }
 
@@ -55,8 +56,8 @@ export const fleetApi = {
   fleet: () => api('/api/ui/fleet'),
   device: (id) => api(`/api/ui/devices/${enc(id)}`),
   chart: (id, from, to) => api(`/api/ui/devices/${enc(id)}/chart?from=${Math.round(from)}&to=${Math.round(to)}`),
-  validate: (id, text) => api(`/api/ui/devices/${enc(id)}/config/validate`, { method: 'POST', body: text }),
-  // The core API (console/http): push a config, send a command.
+  // The core API (console/api/routes.ts): check and push a config, send a command.
+  check: (id, text) => api(`/api/devices/${enc(id)}/config/check`, { method: 'POST', body: text }),
   pushConfig: (id, text) => api(`/api/devices/${enc(id)}/config`, { method: 'PUT', body: text }),
   command: (id, command, args) => api(`/api/devices/${enc(id)}/commands`, { method: 'POST', body: args ? { command, args } : { command } }),
 };

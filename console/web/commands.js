@@ -12,12 +12,6 @@ const COMMANDS = [
   { name: 'update', help: 'Update the agent', confirm: 'Update the agent on this device?' },
 ];
 
-export function commandStatus(c, now) {
-  if (c.reply) return c.reply.status;
-  if (c.expiresAt <= now) return 'expired';
-  return c.sentAt ? 'sent' : 'pending';
-}
-
 function replyText(c) {
   if (!c.reply) return '';
   const parts = [];
@@ -39,7 +33,7 @@ export function commandsPanel(id) {
       status.textContent = `Sending ${c.name}…`;
       try {
         const res = await fleetApi.command(id, c.name);
-        latest = res?.id ?? res?.command?.id ?? null;
+        latest = res?.id ?? null;
         status.textContent = `${c.name} sent${latest ? ` (id ${latest})` : ''}; waiting for the reply…`;
       } catch (err) {
         status.textContent = `${c.name} not sent: ${err.message}`;
@@ -53,18 +47,17 @@ export function commandsPanel(id) {
   const el = h('div', {}, h('div', { class: 'buttons' }, buttons), status, table);
 
   function update(detail) {
-    const now = detail.now;
     body.replaceChildren(...detail.commands.map((c) => {
-      const st = commandStatus(c, now);
+      const st = c.status;
       return h('tr', { dataset: { id: c.id, status: st }, class: c.id === latest ? 'latest' : '' },
-        h('td', { 'data-label': 'Sent' }, dateTime(c.createdAt)),
+        h('td', { 'data-label': 'Sent' }, dateTime(Date.parse(c.created_at))),
         h('td', { 'data-label': 'Command' }, c.command),
         h('td', { 'data-label': 'Status' }, h('span', { class: `badge ${st === 'ok' ? 'good' : st === 'sent' || st === 'pending' ? 'warn' : 'bad'}` }, st)),
         h('td', { 'data-label': 'Reply', class: 'reply' }, replyText(c)));
     }));
     const mine = detail.commands.find((c) => c.id === latest);
     if (mine) {
-      const st = commandStatus(mine, now);
+      const st = mine.status;
       if (st !== 'sent' && st !== 'pending') status.textContent = `${mine.command}: ${st}${replyText(mine) ? ` — ${replyText(mine)}` : ''}`;
     }
   }

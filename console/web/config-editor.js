@@ -89,13 +89,17 @@ export function configEditor(id) {
       return;
     }
     try {
-      const r = await fleetApi.validate(id, text.value);
+      await fleetApi.check(id, text.value);
       if (seq !== st.seq) return;
-      st.problems = r.problems;
-      st.valid = r.ok;
+      st.problems = [];
+      st.valid = true;
     } catch (err) {
-      st.problems = [{ path: '', reason: err.message, text: `could not validate: ${err.message}` }];
+      if (seq !== st.seq) return;
       st.valid = false;
+      const listed = err.data?.problems;
+      if (err.status === 422 && Array.isArray(listed)) st.problems = listed.map((p) => ({ ...p, text: p.path ? `${p.path}: ${p.reason}` : p.reason }));
+      else if (err.status === 409) st.problems = [{ path: 'version', reason: err.message, text: err.message }];
+      else st.problems = [{ path: '', reason: err.message, text: `could not check: ${err.message}` }];
     }
     pushBtn.disabled = !st.valid;
     renderGutter();
@@ -110,9 +114,9 @@ export function configEditor(id) {
     verdict.textContent = 'Pushing…';
     try {
       const r = await fleetApi.pushConfig(id, text.value);
-      st.pushed = r?.version ?? r?.config?.version ?? null;
+      st.pushed = r?.version ?? null;
       verdict.className = 'warn';
-      verdict.textContent = `v${st.pushed ?? '?'} pushed; waiting for the device…`;
+      verdict.textContent = `v${st.pushed ?? '?'} ${r?.published ? 'sent' : 'stored (the broker did not take it yet)'}; waiting for the device…`;
       if (st.detail) judge(st.detail);
     } catch (err) {
       verdict.className = 'bad';
@@ -123,7 +127,7 @@ export function configEditor(id) {
   });
 
   function load(detail) {
-    const latest = detail.latestConfig;
+    const latest = detail.latest_config;
     text.value = pretty(latest ? withoutVersion(latest.document) : TEMPLATE);
     st.loaded = true;
     validate();
@@ -135,13 +139,13 @@ export function configEditor(id) {
     const c = detail.device.config;
     const v = st.pushed;
     if (v === null) return;
-    if (c.error && c.error.version === v) {
+    if (c.error && c.error.version === v && !(c.applied_version !== null && c.applied_version >= v)) {
       verdict.className = 'bad';
       const more = c.error.problems.length > 1 ? ` (+${c.error.problems.length - 1} more: ${c.error.problems.slice(1).join('; ')})` : '';
       verdict.textContent = `v${v} rejected by the device: ${c.error.path ? `${c.error.path}: ` : ''}${c.error.reason}${more}`;
-    } else if (c.applied !== null && c.applied >= v) {
+    } else if (c.applied_version !== null && c.applied_version >= v) {
       verdict.className = 'good';
-      verdict.textContent = c.applied === v ? `v${v} applied by the device` : `v${v} superseded: v${c.applied} applied`;
+      verdict.textContent = c.applied_version === v ? `v${v} applied by the device` : `v${v} superseded: v${c.applied_version} applied`;
     }
   }
 
@@ -149,14 +153,14 @@ export function configEditor(id) {
     st.detail = detail;
     if (!st.loaded) load(detail);
     const c = detail.device.config;
-    const latest = detail.latestConfig;
+    const latest = detail.latest_config;
     // The console keeps the latest pushed document: it is the applied one unless the device refused it.
-    if (latest && c.applied === latest.version) {
+    if (latest && c.applied_version === latest.version) {
       st.base = withoutVersion(latest.document);
       st.baseLabel = `against v${latest.version}, applied`;
     } else if (latest) {
       st.base = withoutVersion(latest.document);
-      st.baseLabel = `against v${latest.version}, the latest pushed (${c.error?.version === latest.version ? 'rejected' : 'not applied yet'}${c.applied !== null ? `; v${c.applied} is applied` : ''})`;
+      st.baseLabel = `against v${latest.version}, the latest pushed (${c.status === 'rejected' ? 'rejected' : 'not applied yet'}${c.applied_version !== null ? `; v${c.applied_version} is applied` : ''})`;
     } else {
       st.base = null;
       st.baseLabel = '';

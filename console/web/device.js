@@ -75,15 +75,15 @@ export function deviceView(root, nav, id) {
     badge.className = `badge ${p[1]}`;
     const c = configStatus(d.config);
     const rows = [
-      ['Last seen', ago(d.lastSeen, detail.now)],
-      ['Agent', d.agentVersion ?? '–'],
-      ['Monitoring', d.monitoring === null ? '–' : d.monitoring ? 'running' : 'stopped'],
+      ['Last seen', ago(d.last_seen ? Date.parse(d.last_seen) : null, detail.now)],
+      ['Agent', d.agent_version ?? '–'],
+      ['Monitoring', d.monitoring_enabled === null ? '–' : d.monitoring_enabled ? 'running' : 'stopped'],
       ['Probes', num(d.probes)],
       ['Config', h('span', { class: `config ${c.tone}`, id: 'fact-config' }, c.text)],
-      ['Outbox', d.outboxRows === null ? '–' : `${num(d.outboxRows)} rows`],
-      ['Dropped', num(d.droppedTotal)],
-      ['Uptime', duration(d.uptimeS)],
-      ['Last error', d.lastError ? `${d.lastError.message} (${d.lastError.at})` : 'none'],
+      ['Outbox', d.outbox === null ? '–' : `${num(d.outbox.rows)} rows`],
+      ['Dropped', num(d.dropped_total)],
+      ['Uptime', duration(d.uptime_s)],
+      ['Last error', d.last_error ? `${d.last_error.message} (${d.last_error.at})` : 'none'],
     ];
     facts.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   }

@@ -10,36 +10,36 @@ const REFRESH_MS = 5000;
 export function configStatus(c) {
   if (!c) return { text: '–', tone: '' };
   const err = c.error;
-  if (err && (c.applied === null || err.version === null || err.version > c.applied)) {
-    return { text: `v${err.version ?? '?'} rejected: ${err.path ? `${err.path}: ` : ''}${err.reason}`, tone: 'bad' };
+  const applied = c.applied_version !== null ? ` (v${c.applied_version} applied)` : '';
+  if (c.status === 'rejected' && err) {
+    return { text: `v${err.version ?? '?'} rejected: ${err.path ? `${err.path}: ` : ''}${err.reason}${applied}`, tone: 'bad' };
   }
-  if (c.pushed !== null && c.applied === c.pushed) return { text: `v${c.applied} applied`, tone: 'good' };
-  if (c.pushed !== null && (c.applied === null || c.applied < c.pushed)) {
-    return { text: `v${c.pushed} pending${c.applied !== null ? ` (v${c.applied} applied)` : ''}`, tone: 'warn' };
-  }
-  if (c.applied !== null) return { text: `v${c.applied} applied`, tone: 'good' };
+  if (c.status === 'applied') return { text: `v${c.applied_version} applied`, tone: 'good' };
+  if (c.status === 'pending') return { text: `v${c.pushed_version} ${c.published ? 'sent, pending' : 'not sent yet'}${applied}`, tone: 'warn' };
+  if (err) return { text: `v${err.version ?? '?'} rejected: ${err.reason}`, tone: 'bad' };
+  if (c.applied_version !== null) return { text: `v${c.applied_version} applied`, tone: 'good' };
   if (c.source === 'file') return { text: 'local file', tone: '' };
   return { text: '–', tone: '' };
 }
 
 function presence(d) {
-  if (d.online === true) return { text: d.monitoring === false ? 'online, stopped' : 'online', tone: d.monitoring === false ? 'warn' : 'good' };
+  if (d.online === true) return { text: d.monitoring_enabled === false ? 'online, stopped' : 'online', tone: d.monitoring_enabled === false ? 'warn' : 'good' };
   if (d.online === false) return { text: 'offline', tone: 'bad' };
   return { text: 'unknown', tone: '' };
 }
 
 function hasProblem(d) {
-  return d.online !== true || configStatus(d.config).tone === 'bad' || (d.droppedTotal ?? 0) > 0 || d.lastError !== null;
+  return d.online !== true || configStatus(d.config).tone === 'bad' || (d.dropped_total ?? 0) > 0 || d.last_error !== null;
 }
 
 const COLUMNS = [
   { key: 'id', label: 'Device', value: (d) => d.id },
   { key: 'status', label: 'Status', value: (d) => presence(d).text },
-  { key: 'lastSeen', label: 'Last seen', value: (d) => d.lastSeen ?? -1 },
-  { key: 'agent', label: 'Agent', value: (d) => d.agentVersion ?? '' },
+  { key: 'lastSeen', label: 'Last seen', value: (d) => (d.last_seen ? Date.parse(d.last_seen) : -1) },
+  { key: 'agent', label: 'Agent', value: (d) => d.agent_version ?? '' },
   { key: 'config', label: 'Config', value: (d) => configStatus(d.config).text },
-  { key: 'outbox', label: 'Outbox', value: (d) => d.outboxRows ?? -1 },
-  { key: 'dropped', label: 'Dropped', value: (d) => d.droppedTotal ?? -1 },
+  { key: 'outbox', label: 'Outbox', value: (d) => d.outbox?.rows ?? -1 },
+  { key: 'dropped', label: 'Dropped', value: (d) => d.dropped_total ?? -1 },
   { key: 'latency', label: 'Latency, 6 h', value: (d) => lastValue(d.spark.values) ?? Infinity },
 ];
 
@@ -72,7 +72,7 @@ export function fleetView(root, nav) {
       if (state.show === 'offline' && d.online === true) return false;
       if (state.show === 'problems' && !hasProblem(d)) return false;
       if (!state.filter) return true;
-      const hay = [d.id, d.agentVersion ?? '', presence(d).text, configStatus(d.config).text].join(' ').toLowerCase();
+      const hay = [d.id, d.agent_version ?? '', presence(d).text, configStatus(d.config).text].join(' ').toLowerCase();
       return hay.includes(state.filter);
     });
     const col = COLUMNS.find((c) => c.key === state.sort) ?? COLUMNS[0];
@@ -103,11 +103,11 @@ export function fleetView(root, nav) {
       return h('tr', { dataset: { device: d.id } },
         h('td', { 'data-label': 'Device' }, h('a', { href: `#/device/${encodeURIComponent(d.id)}` }, d.id)),
         h('td', { 'data-label': 'Status' }, h('span', { class: `badge ${p.tone}` }, p.text)),
-        h('td', { 'data-label': 'Last seen', title: d.lastSeen ? new Date(d.lastSeen).toISOString() : '' }, ago(d.lastSeen, now)),
-        h('td', { 'data-label': 'Agent' }, d.agentVersion ?? '–'),
+        h('td', { 'data-label': 'Last seen', title: d.last_seen ?? '' }, ago(d.last_seen ? Date.parse(d.last_seen) : null, now)),
+        h('td', { 'data-label': 'Agent' }, d.agent_version ?? '–'),
         h('td', { 'data-label': 'Config', class: `config ${c.tone}` }, c.text),
-        h('td', { 'data-label': 'Outbox', class: 'num' }, num(d.outboxRows)),
-        h('td', { 'data-label': 'Dropped', class: `num ${(d.droppedTotal ?? 0) > 0 ? 'bad' : ''}` }, num(d.droppedTotal)),
+        h('td', { 'data-label': 'Outbox', class: 'num' }, num(d.outbox?.rows)),
+        h('td', { 'data-label': 'Dropped', class: `num ${(d.dropped_total ?? 0) > 0 ? 'bad' : ''}` }, num(d.dropped_total)),
         h('td', { 'data-label': 'Latency, 6 h' }, sparkline(d.spark.values)),
       );
     }));
