@@ -38,7 +38,7 @@ export const CSV_COLUMNS = ['id', 'password', 'public_key'] as const;
 
 export class Registry {
   constructor(
-    private readonly store: Pick<Store, 'registerDevices' | 'setPassword'>,
+    private readonly store: Pick<Store, 'registerDevices' | 'setPassword' | 'credentials'>,
     private readonly now: () => number,
     private readonly changed: () => void,
   ) {}
@@ -90,6 +90,10 @@ export class Registry {
       return r.data;
     });
     return this.register(input);
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (await this.store.credentials(id)) !== null;
   }
 
   /** A new generated password (the old one stops working at the next connect). */

@@ -64,7 +64,7 @@ export function createRollups(db: Database.Database): RollupOps {
     ),
   };
 
-  const refreshOne = db.transaction((d: DirtyRow, now: number) => {
+  const refreshOne = (d: DirtyRow, now: number): void => {
     const samples: RoundSample[] = st.rounds
       .all(d.device_id, d.name, d.bucket_start, d.bucket_start + d.step_s * 1000)
       .map((r) => ({ target: r.target, sent: r.sent, received: r.received, rtts: JSON.parse(r.rtts_ms) as Array<number | null> }));
@@ -75,13 +75,17 @@ export function createRollups(db: Database.Database): RollupOps {
       rtt?.min ?? null, rtt?.p10 ?? null, rtt?.p25 ?? null, rtt?.median ?? null, rtt?.p75 ?? null, rtt?.p90 ?? null, rtt?.max ?? null, rtt?.avg ?? null, now,
     );
     st.clean.run(d.device_id, d.name, d.step_s, d.bucket_start);
+  };
+  // A few buckets per transaction: one commit (an fsync) per bucket made a backlog of a
+  // thousand buckets take seconds, and many more would hold ingest up.
+  const refreshSome = db.transaction((due: readonly DirtyRow[], now: number) => {
+    for (const d of due) refreshOne(d, now);
   });
 
   return {
     refresh(now, graceMs, limit) {
       const due = st.dirty.all(now - graceMs, limit);
-      // One short transaction per bucket: ingest is never held up behind a long rollup pass.
-      for (const d of due) refreshOne(d, now);
+      for (let i = 0; i < due.length; i += 25) refreshSome(due.slice(i, i + 25), now);
       return due.length;
     },
     query(q) {
