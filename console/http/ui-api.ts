@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deviceView } from '../fleet/device-view.js';
 import { commandView } from '../fleet/commands.js';
-import type { DeviceRecord, Store } from '../store/store.js';
+import type { ConfigRecord, DeviceRecord, Store } from '../store/store.js';
 import { chartData, sparkline } from './ui-series.js';
 
 // Read-only views the web UI needs beyond the core API (under /api/ui/, same auth): the
@@ -88,11 +88,16 @@ async function detail(deps: UiApiDeps, d: DeviceRecord): Promise<unknown> {
     deps.store.latestConfig(d.id), deps.store.commands(d.id, 30), deps.store.streams(d.id), deps.store.gaps(d.id, 20),
   ]);
   const now = deps.now();
+  const appliedVersion = d.state?.config_version ?? null;
+  const applied = appliedVersion === null ? null : appliedVersion === latest?.version ? latest : await deps.store.configVersion(d.id, appliedVersion);
+  const doc = (c: ConfigRecord | null) => (c ? { version: c.version, document: c.document, pushed_at: new Date(c.pushedAt).toISOString() } : null);
   return {
     now,
     device: deviceView(d, latest),
     state: d.state,
-    latest_config: latest ? { version: latest.version, document: latest.document, pushed_at: new Date(latest.pushedAt).toISOString() } : null,
+    latest_config: doc(latest),
+    /** The document of the version the device runs, if this console pushed it. */
+    applied_config: doc(applied),
     commands: commands.map((c) => commandView(c, now)),
     streams,
     gaps,

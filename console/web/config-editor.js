@@ -26,7 +26,7 @@ export function configEditor(id) {
   const baseLabel = h('span', { class: 'muted', id: 'config-base' });
   const diffBox = h('pre', { class: 'diff', id: 'config-diff' });
   const pushBtn = h('button', { type: 'button', id: 'config-push', class: 'primary' }, 'Push');
-  const resetBtn = h('button', { type: 'button', id: 'config-reset' }, 'Reset to latest');
+  const resetBtn = h('button', { type: 'button', id: 'config-reset', title: 'Load the latest pushed version into the editor' }, 'Reset to latest pushed');
   const el = h('div', { class: 'config-editor' },
     h('div', { class: 'editor' }, gutter, text),
     problemsList,
@@ -61,9 +61,15 @@ export function configEditor(id) {
     text.setSelectionRange(start, start + (lines[line - 1] ?? '').length);
   }
 
+  function detailNote() {
+    const c = st.detail?.device.config;
+    if (c && c.applied_version !== null) return 'Nothing to compare with.';
+    return 'No config from the console applied yet: the device runs the probes of its local config file; a push replaces them.';
+  }
+
   function renderDiff() {
     if (st.base === null) {
-      diffBox.replaceChildren('Nothing pushed to this device yet: it runs the probes of its local config file.');
+      diffBox.replaceChildren(detailNote());
       return;
     }
     let mine;
@@ -153,17 +159,13 @@ export function configEditor(id) {
     st.detail = detail;
     if (!st.loaded) load(detail);
     const c = detail.device.config;
-    const latest = detail.latest_config;
-    // The console keeps the latest pushed document: it is the applied one unless the device refused it.
-    if (latest && c.applied_version === latest.version) {
-      st.base = withoutVersion(latest.document);
-      st.baseLabel = `against v${latest.version}, applied`;
-    } else if (latest) {
-      st.base = withoutVersion(latest.document);
-      st.baseLabel = `against v${latest.version}, the latest pushed (${c.status === 'rejected' ? 'rejected' : 'not applied yet'}${c.applied_version !== null ? `; v${c.applied_version} is applied` : ''})`;
+    const applied = detail.applied_config;
+    if (applied) {
+      st.base = withoutVersion(applied.document);
+      st.baseLabel = `against v${applied.version}, applied by the device`;
     } else {
       st.base = null;
-      st.baseLabel = '';
+      st.baseLabel = c.applied_version !== null ? `(v${c.applied_version} is applied, but this console has no copy of it)` : '';
     }
     baseLabel.textContent = st.baseLabel;
     renderDiff();

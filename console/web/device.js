@@ -2,7 +2,7 @@ import { fleetApi } from './api.js';
 import { smokeChart } from './chart.js';
 import { commandsPanel } from './commands.js';
 import { configEditor } from './config-editor.js';
-import { ago, duration, h, LOSS_CLASSES, num } from './dom.js';
+import { ago, dateTime, duration, h, LOSS_CLASSES, num } from './dom.js';
 import { configStatus } from './fleet.js';
 
 // A device's page: its state, the latency history per probe, commands and the config.
@@ -35,12 +35,14 @@ export function deviceView(root, nav, id) {
     onclick: () => { range.span = r.ms; range.to = null; loadChart(); },
   }, r.label));
   const shift = (f) => () => { const to = (range.to ?? Date.now()) + f * range.span; range.to = to >= Date.now() ? null : to; loadChart(); };
+  // Around the middle of the window; a window that ends now keeps ending now (and following the clock).
   const zoom = (f) => () => {
-    const to = range.to ?? Date.now();
-    const mid = to - range.span / 2;
-    range.span = Math.max(MIN_SPAN_MS, Math.min(400 * 86400e3, range.span * f));
-    const nt = mid + range.span / 2;
-    range.to = nt >= Date.now() ? null : nt;
+    const span = Math.max(MIN_SPAN_MS, Math.min(400 * 86400e3, range.span * f));
+    if (range.to !== null) {
+      const nt = range.to - range.span / 2 + span / 2;
+      range.to = nt >= Date.now() ? null : nt;
+    }
+    range.span = span;
     loadChart();
   };
   const controls = h('div', { class: 'chart-controls' },
@@ -85,7 +87,7 @@ export function deviceView(root, nav, id) {
       ['Uptime', duration(d.uptime_s)],
       ['Last error', d.last_error ? `${d.last_error.message} (${d.last_error.at})` : 'none'],
     ];
-    facts.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+    facts.replaceChildren(...rows.map(([k, v]) => h('div', { class: k === 'Config' || k === 'Last error' ? 'wide' : null }, h('dt', {}, k), h('dd', {}, v))));
   }
 
   let chartSeq = 0;
@@ -102,7 +104,7 @@ export function deviceView(root, nav, id) {
       return;
     }
     if (seq !== chartSeq) return;
-    rangeLabel.textContent = `${new Date(from).toLocaleString()} – ${range.to === null ? 'now' : new Date(to).toLocaleString()} · ${resolution(data.stepS)}`;
+    rangeLabel.textContent = `${dateTime(from)} – ${range.to === null ? 'now' : dateTime(to)} · ${resolution(data.stepS)}`;
     chartMsg.textContent = data.probes.length === 0 ? 'No results in this range yet.' : data.truncated ? 'Too many rounds for this range: zoom in to see all.' : '';
     const names = new Set(data.probes.map((p) => p.name));
     for (const [name, c] of charts) if (!names.has(name)) { c.box.remove(); c.chart.destroy(); charts.delete(name); }

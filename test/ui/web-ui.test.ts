@@ -127,7 +127,7 @@ test('push a config and see it applied', async () => {
   await page.fill('#config-text', JSON.stringify(doc, null, 2));
   await page.locator('#config-push:enabled').waitFor();
   // Nothing was pushed before: the device runs its file config, which the console never sees.
-  await page.locator('#config-diff', { hasText: 'Nothing pushed to this device yet' }).waitFor();
+  await page.locator('#config-diff', { hasText: 'No config from the console applied yet' }).waitFor();
   await page.click('#config-push');
   await page.locator('#config-verdict', { hasText: 'v1 applied by the device' }).waitFor({ timeout: 45_000 });
   await page.locator('#fact-config', { hasText: 'v1 applied' }).waitFor();
@@ -159,13 +159,15 @@ test('an invalid config is marked inline and cannot be pushed; one the agent ref
   await page.fill('#config-text', JSON.stringify(policyBad, null, 2));
   await page.locator('#config-push:enabled').waitFor();
   // The diff is against v1, which the device applied.
-  await page.locator('#config-base', { hasText: 'against v1, applied' }).waitFor();
+  await page.locator('#config-base', { hasText: 'against v1, applied by the device' }).waitFor();
   await page.locator('#config-diff .del', { hasText: 'loopback-alt' }).waitFor();
   await page.locator('#config-diff .add', { hasText: '"size": 1000' }).waitFor();
   await page.click('#config-push');
-  await page.locator('#config-verdict', { hasText: /v2 rejected by the device: probes\[0\]\.size: 1000 bytes exceed max_size 512/ }).waitFor({ timeout: 45_000 });
+  await page.locator('#config-verdict', { hasText: /v2 rejected by the device: probes\[0\]\.size: .*1000 bytes exceed max_size 512/ }).waitFor({ timeout: 45_000 });
   await page.locator('#fact-config', { hasText: 'v2 rejected' }).waitFor();
-  await page.locator('#config-base', { hasText: 'v2, the latest pushed (rejected; v1 is applied)' }).waitFor();
+  // Still compared with v1, which the device keeps running.
+  await page.locator('#config-base', { hasText: 'against v1, applied by the device' }).waitFor();
+  await page.locator('#config-diff .add', { hasText: '"size": 1000' }).waitFor();
 });
 
 test('stop and start monitoring, each with its reply', async () => {
@@ -183,11 +185,30 @@ test('stop and start monitoring, each with its reply', async () => {
 
 test('screenshots: fleet list and device page, desktop and phone', async () => {
   await page.locator('#config-verdict').scrollIntoViewIfNeeded();
-  // Zoomed in to the minutes the test ran, so the smoke is visible.
+  // Zoomed in to the minute the test ran, with the buttons and then by dragging across a chart.
   await page.evaluate('window.scrollTo(0, 0)');
-  for (let i = 0; i < 3; i++) await page.click('button[aria-label="Zoom in"]');
-  await page.waitForTimeout(1500);
+  for (let i = 0; i < 4; i++) await page.click('button[aria-label="Zoom in"]');
+  await page.locator('#range-label', { hasText: / – now · every round$/ }).waitFor();
+  const live = (await page.textContent('#range-label')) ?? '';
+  const over = page.locator('figure.chart .u-over').first();
+  const b = await over.boundingBox();
+  assert.ok(b);
+  await page.mouse.move(b.x + b.width * 0.7, b.y + b.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(b.x + b.width * 0.99, b.y + b.height / 2, { steps: 8 });
+  await page.mouse.up();
+  await until('the drag to zoom in', 10_000, async () => {
+    const label = (await page.textContent('#range-label')) ?? '';
+    return label !== live && !label.includes(' – now');
+  });
+  await page.waitForTimeout(1000);
   await page.screenshot({ path: join(SHOTS, 'device-desktop.png'), fullPage: true });
+  // Pan back and forth, then follow the clock again.
+  const zoomed = await page.textContent('#range-label');
+  await page.click('button[aria-label="Earlier"]');
+  await until('the pan', 10_000, async () => (await page.textContent('#range-label')) !== zoomed);
+  await page.click('button[title="Now"]');
+  await page.locator('#range-label', { hasText: ' – now' }).waitFor();
   await page.goto(`${w.baseUrl}/ui/#/`);
   await row().locator('.badge', { hasText: /^online/ }).waitFor();
   await page.screenshot({ path: join(SHOTS, 'fleet-desktop.png') });
@@ -204,7 +225,7 @@ test('screenshots: fleet list and device page, desktop and phone', async () => {
   await p.locator('figure.chart canvas').first().waitFor();
   const box = await p.locator('figure.chart').first().boundingBox();
   assert.ok(box && box.width <= PHONE.width, `chart fits the phone (${box?.width})`);
-  for (let i = 0; i < 3; i++) await p.click('button[aria-label="Zoom in"]');
+  for (let i = 0; i < 5; i++) await p.click('button[aria-label="Zoom in"]');
   await p.waitForTimeout(1500);
   await p.screenshot({ path: join(SHOTS, 'device-phone.png'), fullPage: true });
   await phone.close();
