@@ -118,7 +118,7 @@ export function rollupSeries(rollups: readonly Rollup[], stepS: number): ProbeSe
     let prev: number | null = null;
     for (const r of list) {
       if (prev !== null && r.bucketStart === prev) continue;
-      if (prev !== null && r.bucketStart > prev + stepMs) push(s, prev + stepMs, null);
+      if (prev !== null && r.bucketStart > prev + stepMs) push(s, prev + stepMs + stepMs / 2, null);
       // A bucket is drawn at its middle: the 13:00 hour describes 13:00-14:00.
       push(s, r.bucketStart + stepMs / 2, r);
       prev = r.bucketStart;
