@@ -121,6 +121,8 @@ export function deviceView(root, nav, id) {
         c.chart.update(p, from, to);
       }
       c.box.dataset.points = String(p.median.filter((v) => v !== null).length);
+      // Rows without any data (not even loss): where the chart breaks.
+      c.box.dataset.gaps = String(p.loss.filter((v) => v === null).length);
     }
   }
 

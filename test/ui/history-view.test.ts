@@ -1,0 +1,124 @@
+// Long ranges in the browser: a simulated device sends a week of rounds through the console's
+// broker as an agent would after a long outage (QoS 1 telemetry batches), the console stores
+// and rolls them up, and the device page draws 7 days from 5-minute buckets and a year from
+// 1-hour buckets, with the device's offline hours as a gap. The rounds are synthetic (no
+// packets are sent; the targets are documentation addresses used as labels); everything
+// from the MQTT connection on is the real console. Its 7-day chart is the README's picture.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { MqttClient } from 'mqtt';
+import type { Browser, Page } from 'playwright-core';
+import type { ProbeResult } from '../../agent/core/result.js';
+import { consoleTopics } from '../../console/topics.js';
+import { deviceClient, result, startTestConsole, telemetry, TOKEN, waitUntil, type TestConsole } from '../console/helpers.js';
+import { launchChromium, logIn } from './harness.js';
+
+const SHOTS = fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url));
+const DEV = 'pi-branch-07';
+const PASSWORD = 'history-view-device-password';
+const DAY = 86_400_000;
+const OFFLINE_FROM_H = 3 * 24 + 2;
+const OFFLINE_TO_H = 3 * 24 + 9;
+
+/** Deterministic noise (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A week of 60-second rounds of 5 packets to two targets: a daily rhythm, jitter, a little
+ * background loss, a loss episode on day 2 and a worse one on day 5, and 7 hours offline on day 4.
+ */
+function week(end: number): ProbeResult[] {
+  const rand = rng(7);
+  const start = end - 7 * DAY;
+  const out: ProbeResult[] = [];
+  for (let ts = start; ts < end; ts += 60_000) {
+    const h = (ts - start) / 3600_000;
+    if (h >= OFFLINE_FROM_H && h < OFFLINE_TO_H) continue;
+    const daily = Math.sin(((ts % DAY) / DAY) * 2 * Math.PI - Math.PI / 2);
+    const lossP = h >= 36 && h < 38 ? 0.15 : h >= 5 * 24 + 14 && h < 5 * 24 + 15 ? 0.6 : 0.003;
+    for (const [name, target, base, spread] of [['isp-gateway', '192.0.2.1', 6, 1.5], ['dns-resolver', '198.51.100.53', 18, 4]] as const) {
+      const busy = 1 + 0.5 * (daily + 1);
+      const rtts = Array.from({ length: 5 }, () => (rand() < lossP ? null : Math.round((base * busy + spread * -Math.log(1 - rand() * 0.999)) * 1000) / 1000));
+      out.push(result(name, ts, rtts, target));
+    }
+  }
+  return out;
+}
+
+let c: TestConsole;
+let device: MqttClient;
+let browser: Browser;
+let page: Page;
+let total = 0;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  c = await startTestConsole();
+  const reg = await c.api('POST', '/api/devices', { id: DEV, password: PASSWORD });
+  assert.equal(reg.status, 201);
+  device = await deviceClient(c.mqttUrls[0]!, { clientId: DEV, username: DEV, password: PASSWORD });
+  browser = await launchChromium();
+  page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  page.setDefaultTimeout(30_000);
+});
+
+after(async () => {
+  await device?.endAsync(true).catch(() => undefined);
+  await browser?.close();
+  await c?.remove();
+});
+
+test('a week of rounds arrives over MQTT and is rolled up', async () => {
+  const results = week(Date.now());
+  total = results.length;
+  const topic = consoleTopics('').forDevice(DEV).events;
+  for (let i = 0; i < results.length; i += 500) {
+    const items = results.slice(i, i + 500).map((r, k) => ({ seq: i + k + 1, r }));
+    await device.publishAsync(topic, telemetry(DEV, 'history-stream', items), { qos: 1 });
+  }
+  await waitUntil('every round stored', 60_000, async () => {
+    const s = await c.api('GET', `/api/devices/${DEV}/streams`);
+    return s.body.streams[0]?.results === total;
+  });
+  await c.fleet.refreshRollups(0);
+  const day = await c.api('GET', `/api/ui/devices/${DEV}/chart?from=${Date.now() - 7 * DAY}&to=${Date.now()}`);
+  assert.equal(day.body.stepS, 300);
+});
+
+test('7 days from 5-minute buckets, the offline hours a gap; a year from 1-hour buckets', async () => {
+  await logIn(page, c.httpUrl, TOKEN);
+  await page.goto(`${c.httpUrl}/ui/#/device/${DEV}`);
+  await page.click('button[data-range="7 d"]');
+  await page.locator('#range-label', { hasText: '5-minute buckets' }).waitFor();
+  for (const probe of ['isp-gateway', 'dns-resolver']) {
+    const fig = page.locator(`figure.chart[data-probe="${probe}"]`);
+    await fig.locator('canvas').waitFor();
+    const points = Number(await fig.getAttribute('data-points'));
+    const gaps = Number(await fig.getAttribute('data-gaps'));
+    // 7 days of 5-minute buckets less 7 offline hours (84 buckets), give or take the edges.
+    assert.ok(points >= 2016 - 84 - 3 && points <= 2016 - 84 + 2, `${probe}: ${points} buckets`);
+    assert.equal(gaps, 1, `${probe}: one gap, the offline hours`);
+  }
+  await page.locator('figure.chart').first().scrollIntoViewIfNeeded();
+  await page.waitForTimeout(500);
+  await page.locator('section.panel').first().screenshot({ path: join(SHOTS, 'device-week.png') });
+
+  await page.click('button[data-range="1 y"]');
+  await page.locator('#range-label', { hasText: '1-hour buckets' }).waitFor();
+  const fig = page.locator('figure.chart[data-probe="isp-gateway"]');
+  await waitUntil('the year view', 10_000, async () => {
+    const n = Number(await fig.getAttribute('data-points'));
+    return n >= 168 - 7 - 2 && n <= 168 - 7 + 2;
+  });
+});
