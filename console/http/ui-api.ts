@@ -12,7 +12,11 @@ import { chartData, sparkline } from './ui-series.js';
 export interface UiApiDeps {
   store: Store;
   now: () => number;
+  /** Sparklines by device: they change every 5 minutes, the fleet list asks every 5 seconds. */
+  sparkCache: Map<string, { at: number; values: Array<number | null> }>;
 }
+
+const SPARK_TTL_MS = 30_000;
 
 const SPARK_SPAN_MS = 6 * 3600_000;
 const SPARK_STEP_S = 300;
@@ -76,9 +80,16 @@ async function fleet(deps: UiApiDeps): Promise<unknown[]> {
   const [devices, configs] = await Promise.all([deps.store.devices(), deps.store.latestConfigs({ unpublishedOnly: false })]);
   const latest = new Map(configs.map((c) => [c.device, c]));
   const out: unknown[] = [];
+  const ids = new Set(devices.map((d) => d.id));
+  for (const id of deps.sparkCache.keys()) if (!ids.has(id)) deps.sparkCache.delete(id);
   for (const d of devices) {
-    const data = await chartData(deps.store, { device: d.id, from: now - SPARK_SPAN_MS, to: now, stepS: SPARK_STEP_S });
-    out.push({ ...deviceView(d, latest.get(d.id) ?? null), spark: { step_s: SPARK_STEP_S, from: now - SPARK_SPAN_MS, values: sparkline(data) } });
+    let spark = deps.sparkCache.get(d.id);
+    if (!spark || now - spark.at >= SPARK_TTL_MS) {
+      const data = await chartData(deps.store, { device: d.id, from: now - SPARK_SPAN_MS, to: now, stepS: SPARK_STEP_S });
+      spark = { at: now, values: sparkline(data) };
+      deps.sparkCache.set(d.id, spark);
+    }
+    out.push({ ...deviceView(d, latest.get(d.id) ?? null), spark: { step_s: SPARK_STEP_S, from: spark.at - SPARK_SPAN_MS, values: spark.values } });
   }
   return out;
 }

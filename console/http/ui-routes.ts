@@ -51,6 +51,7 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
   const sessions = new SessionStore({ ...DEFAULT_SESSION_OPTIONS, now, ...deps.session });
   const assets = new StaticAssets(deps.webRoot ?? defaultWebRoot());
   const failures = new Map<string, number[]>();
+  const sparkCache = new Map<string, { at: number; values: Array<number | null> }>();
 
   const sessionOf = (req: IncomingMessage): Session | null => {
     const id = cookieValue(req, SESSION_COOKIE);
@@ -119,7 +120,7 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
           res.setHeader('www-authenticate', 'Bearer realm="fleetprobe-console"');
           throw new HttpError(401, 'log in, or send Authorization: Bearer <admin token>');
         }
-        return await handleUiApi({ store: deps.store, now }, req, res, url);
+        return await handleUiApi({ store: deps.store, now, sparkCache }, req, res, url);
       }
       if (path !== '/ui' && !path.startsWith('/ui/')) return false;
       if (path === '/ui/login') {

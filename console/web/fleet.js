@@ -58,13 +58,17 @@ export function fleetView(root, nav) {
     h('option', { value: 'all' }, 'All devices'), h('option', { value: 'online' }, 'Online'),
     h('option', { value: 'offline' }, 'Offline'), h('option', { value: 'problems' }, 'With problems'));
   show.addEventListener('change', () => { state.show = show.value; render(); });
+  // The column headers sort on a desktop; a phone hides them and gets this instead.
+  const sortBy = h('select', { 'aria-label': 'Sort by', class: 'phone-only', id: 'fleet-sort' },
+    COLUMNS.flatMap((c) => [h('option', { value: `${c.key}:1` }, `${c.label} ↑`), h('option', { value: `${c.key}:-1` }, `${c.label} ↓`)]));
+  sortBy.addEventListener('change', () => { const [k, d] = sortBy.value.split(':'); state.sort = k; state.dir = Number(d); render(); });
   const counts = h('span', { class: 'muted', id: 'fleet-counts' });
   const head = h('tr', {}, COLUMNS.map((c) => h('th', { scope: 'col', dataset: { key: c.key } },
     h('button', { class: 'sort', type: 'button', onclick: () => { state.dir = state.sort === c.key ? -state.dir : 1; state.sort = c.key; render(); } }, c.label))));
   const body = h('tbody');
   const table = h('table', { class: 'fleet', id: 'fleet-table' }, h('thead', {}, head), body);
   const message = h('p', { class: 'muted' });
-  root.replaceChildren(h('section', { class: 'fleet-view' }, h('div', { class: 'toolbar' }, filter, show, counts), message, table));
+  root.replaceChildren(h('section', { class: 'fleet-view' }, h('div', { class: 'toolbar' }, filter, show, sortBy, counts), message, table));
 
   function visible() {
     const list = (state.data?.devices ?? []).filter((d) => {
@@ -85,6 +89,7 @@ export function fleetView(root, nav) {
   }
 
   function render() {
+    sortBy.value = `${state.sort}:${state.dir}`;
     for (const th of head.children) {
       th.setAttribute('aria-sort', th.dataset.key === state.sort ? (state.dir > 0 ? 'ascending' : 'descending') : 'none');
     }

@@ -17,6 +17,7 @@ const PHONE = { width: 390, height: 844 };
 let w: UiWorld;
 let ctx: BrowserContext;
 let page: Page;
+const pageErrors: string[] = [];
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
@@ -24,6 +25,7 @@ before(async () => {
   ctx = await w.browser.newContext({ viewport: DESKTOP });
   page = await ctx.newPage();
   page.setDefaultTimeout(30_000);
+  page.on('pageerror', (err) => pageErrors.push(err.message));
 });
 
 after(async () => {
@@ -179,8 +181,16 @@ test('stop and start monitoring, each with its reply', async () => {
   await page.locator('#command-status', { hasText: 'start: ok' }).waitFor({ timeout: 45_000 });
   assert.match((await page.textContent('#command-status')) ?? '', /"monitoring_enabled":true/);
   await page.locator('#device-facts dd', { hasText: 'running' }).waitFor({ timeout: 30_000 });
-  await page.click('button[data-command="update"]').catch(() => undefined);
-  assert.ok((await page.locator('#command-log tr[data-status="ok"]').count()) >= 2);
+  await page.click('button[data-command="probe-now"]');
+  await page.locator('#command-status', { hasText: /^probe-now: ok — \{"probes":3,"results":3,/ }).waitFor({ timeout: 45_000 });
+  await page.click('button[data-command="drain"]');
+  await page.locator('#command-status', { hasText: /^drain: ok — \{"rows_before":\d+,"delivered":\d+,"rows_after":\d+,"complete":true\}/ }).waitFor({ timeout: 45_000 });
+  // update asks first; this agent release refuses it, and the refusal is shown.
+  page.once('dialog', (d) => void d.accept());
+  await page.click('button[data-command="update"]');
+  await page.locator('#command-status', { hasText: /^update: rejected — / }).waitFor({ timeout: 45_000 });
+  assert.equal(await page.locator('#command-log tr[data-status="ok"]').count(), 4);
+  assert.equal(await page.locator('#command-log tr[data-status="rejected"]').count(), 1);
 });
 
 test('screenshots: fleet list and device page, desktop and phone', async () => {
@@ -229,6 +239,10 @@ test('screenshots: fleet list and device page, desktop and phone', async () => {
   await p.waitForTimeout(1500);
   await p.screenshot({ path: join(SHOTS, 'device-phone.png'), fullPage: true });
   await phone.close();
+});
+
+test('no script errors on the pages', () => {
+  assert.deepEqual(pageErrors, []);
 });
 
 test('log out ends the session', async () => {
