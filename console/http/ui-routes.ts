@@ -41,8 +41,9 @@ export interface ConsoleUi {
 const LOGIN_FAILURES_PER_MIN = 5;
 const FAIL_DELAY_MS = 400;
 
+/** TLS to us, or to a reverse proxy in front that says so (a false claim only makes the cookie stricter). */
 function isTls(req: IncomingMessage): boolean {
-  return (req.socket as TLSSocket).encrypted === true;
+  return (req.socket as TLSSocket).encrypted === true || req.headers['x-forwarded-proto'] === 'https';
 }
 
 export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
@@ -63,7 +64,7 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
     if (!s) return null;
     if (!isStateChanging(req)) return 'ok';
     const token = req.headers[CSRF_HEADER];
-    if (typeof token !== 'string' || !sameSecret(token, s.csrf) || isCrossOrigin(req, secure(req))) return 'forbidden';
+    if (typeof token !== 'string' || !sameSecret(token, s.csrf) || isCrossOrigin(req)) return 'forbidden';
     return 'ok';
   };
 
@@ -83,7 +84,7 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
   };
 
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (isCrossOrigin(req, secure(req))) return html(res, 403, loginPage('This login came from another site.'));
+    if (isCrossOrigin(req)) return html(res, 403, loginPage('This login came from another site.'));
     const client = req.socket.remoteAddress ?? '?';
     const t = now();
     const recent = (failures.get(client) ?? []).filter((at) => t - at < 60_000);

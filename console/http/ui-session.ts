@@ -123,11 +123,18 @@ export function isStateChanging(req: IncomingMessage): boolean {
  * off such requests in current browsers; this is the second lock (older browsers, same-site
  * subdomains): Origin, or failing that Sec-Fetch-Site, must name this console.
  */
-export function isCrossOrigin(req: IncomingMessage, secure: boolean): boolean {
+export function isCrossOrigin(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
   if (origin !== undefined) {
+    // Host only, either scheme: behind a TLS proxy the browser says https, the socket is plain.
     const host = req.headers.host;
-    return host === undefined || origin !== `${secure ? 'https' : 'http'}://${host}`;
+    let from: string;
+    try {
+      from = new URL(origin).host;
+    } catch {
+      return true;
+    }
+    return host === undefined || (!origin.startsWith('http://') && !origin.startsWith('https://')) || from !== host;
   }
   const site = req.headers['sec-fetch-site'];
   return site !== undefined && site !== 'same-origin' && site !== 'none';

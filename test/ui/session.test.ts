@@ -64,9 +64,12 @@ test('state changes with a session need the CSRF token and the same origin; the 
   const host = new URL(c.httpUrl).host;
   assert.equal((await post({ cookie, 'x-csrf-token': csrf, origin: `http://${host}` })).status, 202);
   assert.equal((await post({ cookie, 'x-csrf-token': csrf })).status, 202);
+  // Behind a TLS reverse proxy the page's origin is https with the same host.
+  assert.equal((await post({ cookie, 'x-csrf-token': csrf, origin: `https://${host}` })).status, 202);
+  assert.equal((await post({ cookie, 'x-csrf-token': csrf, origin: 'null' })).status, 403);
   assert.equal((await post({ authorization: `Bearer ${TOKEN}` })).status, 202);
   const commands = await c.api('GET', '/api/devices/pi-csrf/commands');
-  assert.equal(commands.body.commands.length, 3, 'only the accepted requests made commands');
+  assert.equal(commands.body.commands.length, 4, 'only the accepted requests made commands');
   // Logging in from another site's form is refused too (login CSRF).
   const cross = await fetch(`${c.httpUrl}/ui/login`, form(TOKEN, { origin: 'http://attacker.example' }));
   assert.equal(cross.status, 403);
@@ -125,6 +128,13 @@ test('files: a fixed table with ETag and gzip; nothing else is reachable under /
   const root = await fetch(`${c.httpUrl}/`, { redirect: 'manual' });
   assert.equal(root.status, 303);
   assert.equal(root.headers.get('location'), '/ui/');
+});
+
+test('behind a TLS reverse proxy (X-Forwarded-Proto: https) the cookie gets Secure', async () => {
+  const host = new URL(c.httpUrl).host;
+  const r = await fetch(`${c.httpUrl}/ui/login`, form(TOKEN, { 'x-forwarded-proto': 'https', origin: `https://${host}` }));
+  assert.equal(r.status, 303);
+  assert.match(r.headers.get('set-cookie') ?? '', /; Secure$/);
 });
 
 test('over TLS the cookie gets Secure', async () => {
