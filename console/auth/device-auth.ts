@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import { JwtRejected, verifyDeviceJwt } from './jwt-verify.js';
 import { verifyPassword } from './passwords.js';
@@ -33,6 +34,9 @@ const IOT_CLIENT_ID = /^projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]
  *   connection with the same client id disconnects the first).
  */
 export class DeviceAuthenticator {
+  /** Device -> the stored hash a password was verified against, and that password's SHA-256. */
+  private readonly verified = new Map<string, { stored: string; digest: Buffer }>();
+
   constructor(private readonly deps: DeviceAuthDeps) {}
 
   clientIdFor(device: string): string {
@@ -47,10 +51,20 @@ export class DeviceAuthenticator {
     if (username !== clientId) return { ok: false, code: 2, reason: `client id "${clientId}" must equal the user name "${username}"` };
     const cred = await this.deps.store.credentials(username);
     // Same answer for an unknown device and a wrong password: ids are not to be probed.
-    if (!cred || cred.passwordHash === null || !(await verifyPassword(password.toString('utf8'), cred.passwordHash))) {
+    if (!cred || cred.passwordHash === null || !(await this.passwordOk(cred.id, password, cred.passwordHash))) {
       return { ok: false, code: 4, reason: cred ? 'wrong password' : `unknown device ${username}` };
     }
     return { ok: true, device: cred.id, method: 'password', expiresAt: null };
+  }
+
+  /** scrypt once per device and password: reconnects (a console restart: the whole fleet) cost a SHA-256. */
+  private async passwordOk(device: string, password: Buffer, stored: string): Promise<boolean> {
+    const digest = createHash('sha256').update(password).digest();
+    const seen = this.verified.get(device);
+    if (seen && seen.stored === stored && timingSafeEqual(seen.digest, digest)) return true;
+    const ok = await verifyPassword(password.toString('utf8'), stored);
+    if (ok) this.verified.set(device, { stored, digest });
+    return ok;
   }
 
   private async jwt(m: RegExpExecArray, password: Buffer | undefined): Promise<AuthOutcome> {

@@ -56,24 +56,27 @@ export class Registry {
         }
       }
     }
-    const out: Registered[] = [];
-    const rows: NewDevice[] = [];
-    for (const r of input) {
-      const keys = r.public_keys ?? [];
-      const generated = r.password === undefined && (keys.length === 0 || r.generate_password === true) ? generatePassword() : undefined;
-      const password = r.password ?? generated;
-      rows.push({
-        id: r.id,
-        passwordHash: password === undefined ? null : await hashPassword(password),
-        mosquittoHash: password === undefined ? null : await mosquittoHash(password),
-        publicKeys: keys,
-        registeredAt: this.now(),
-      });
-      out.push({ id: r.id, ...(generated === undefined ? {} : { password: generated }), public_keys: keys.length });
+    // Hashing is the slow part (scrypt, PBKDF2) and runs on libuv's thread pool: a few at once.
+    const prepared: Array<{ row: NewDevice; out: Registered }> = [];
+    for (let i = 0; i < input.length; i += 8) {
+      prepared.push(...(await Promise.all(input.slice(i, i + 8).map((r) => this.prepare(r)))));
     }
+    const rows = prepared.map((p) => p.row);
+    const out = prepared.map((p) => p.out);
     await this.store.registerDevices(rows);
     this.changed();
     return out;
+  }
+
+  private async prepare(r: Registration): Promise<{ row: NewDevice; out: Registered }> {
+    const keys = r.public_keys ?? [];
+    const generated = r.password === undefined && (keys.length === 0 || r.generate_password === true) ? generatePassword() : undefined;
+    const password = r.password ?? generated;
+    const [passwordHash, mosqHash] = password === undefined ? [null, null] : await Promise.all([hashPassword(password), mosquittoHash(password)]);
+    return {
+      row: { id: r.id, passwordHash, mosquittoHash: mosqHash, publicKeys: keys, registeredAt: this.now() },
+      out: { id: r.id, ...(generated === undefined ? {} : { password: generated }), public_keys: keys.length },
+    };
   }
 
   /** CSV with a header: id, and optionally password and public_key (a PEM, quoted). */

@@ -3,7 +3,7 @@
 // checks what a newcomer gets: the URL and login printed, the local agent's results readable
 // through the API within a minute, and the CLI working against it.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +15,24 @@ import { waitUntil } from './helpers.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'fp-console-start-'));
 let child: ChildProcess | null = null;
+const started: ChildProcess[] = [];
 
-after(() => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+// A failed test must not leave a console (or its agent, which runs in its own process group)
+// behind: SIGTERM (the console stops its agent), then SIGKILL for both.
+after(async () => {
+  for (const c of started) {
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+  try {
+    const pid = (JSON.parse(readFileSync(join(dir, 'local-agent', 'status.json'), 'utf8')) as { pid?: number }).pid;
+    if (pid) process.kill(pid, 'SIGKILL');
+  } catch {
+    // no status file, or the agent is gone already
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -29,15 +44,22 @@ function startArgs(): string[] {
   return [join(ROOT, m[1]!), ...m[2]!.split(' ')];
 }
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist/console/bin/fleetprobe-console.js'), '--state-dir', dir, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+// Asynchronous: a spawnSync would stall this process's event loop (and its kept-alive API
+// connections, which the console then closes under it).
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'dist/console/bin/fleetprobe-console.js'), '--state-dir', dir, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 async function serve(): Promise<{ out: () => string; err: () => string; exited: Promise<number | null> }> {
   const [http, mqtt] = [await freePort(), await freePort()];
   const c = spawn(process.execPath, [...startArgs(), '--state-dir', dir, '--http-port', String(http), '--mqtt-port', String(mqtt)], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
   child = c;
+  started.push(c);
   let out = '';
   let err = '';
   c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -69,27 +91,27 @@ test('one command: URL and login printed, the local agent results readable throu
   assert.equal(dev.agent_version, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
 
   // The CLI on the same machine finds URL and token in the state directory.
-  const list = cli(['devices', 'list']);
+  const list = await cli(['devices', 'list']);
   assert.equal(list.code, 0, list.stderr);
   assert.match(list.stdout, /^local-agent\s+yes\s+/m);
-  const probe = cli(['command', 'local-agent', 'probe-now', '--args', '{"names":["loopback-v6"]}', '--wait', '20']);
+  const probe = await cli(['command', 'local-agent', 'probe-now', '--args', '{"names":["loopback-v6"]}', '--wait', '20']);
   assert.equal(probe.code, 0, probe.stderr + probe.stdout);
   assert.equal(JSON.parse(probe.stdout).reply.result.results, 1);
   const cfgFile = join(dir, 'push.json');
   writeFileSync(cfgFile, JSON.stringify({ agent_operations: { probe_interval: 5 }, probes: [{ name: 'cli-lo', ip_address: '127.0.0.3', count: 3, interval_ms: 50 }] }));
-  const push = cli(['config', 'push', 'local-agent', cfgFile]);
+  const push = await cli(['config', 'push', 'local-agent', cfgFile]);
   assert.equal(push.code, 0, push.stderr);
   assert.deepEqual(JSON.parse(push.stdout), { version: 1, published: true });
   await waitUntil('config applied', 20_000, async () => (await get('/api/devices/local-agent')).body.device.config.status === 'applied');
   writeFileSync(cfgFile, JSON.stringify({ probes: [{ name: 'x', ip_address: 'not an address' }] }));
-  const bad = cli(['config', 'push', 'local-agent', cfgFile]);
+  const bad = await cli(['config', 'push', 'local-agent', cfgFile]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^fleetprobe-console: 422: invalid config: probes\[0\]\.ip_address: /);
   assert.equal(bad.stderr.trim().split('\n').length, 1, 'one line');
-  const wrong = cli(['devices', 'list'], { FLEETPROBE_CONSOLE_TOKEN: 'fpc_wrong' });
+  const wrong = await cli(['devices', 'list'], { FLEETPROBE_CONSOLE_TOKEN: 'fpc_wrong' });
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /401/);
-  const usage = cli(['devices', 'list', '--colour']);
+  const usage = await cli(['devices', 'list', '--colour']);
   assert.equal(usage.code, 2);
   assert.equal(usage.stderr, "fleetprobe-console: Unknown option '--colour'\n");
 
@@ -110,7 +132,7 @@ test('a second start does not print the token again; token reset makes a new one
   child!.kill('SIGTERM');
   assert.equal(await s.exited, 0);
   const old = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
-  const reset = cli(['token', 'reset']);
+  const reset = await cli(['token', 'reset']);
   assert.equal(reset.code, 0, reset.stderr);
   const fresh = /new admin token: (fpc_\S+)/.exec(reset.stdout)![1]!;
   assert.notEqual(fresh, old);
