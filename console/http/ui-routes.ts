@@ -31,7 +31,7 @@ export interface ConsoleUiDeps {
 export type UiAuth = 'ok' | 'forbidden' | null;
 
 export interface ConsoleUi {
-  /** Serves /, /ui/... and /api/ui/...; false for every other path. */
+  /** Serves /ui/... and /api/ui/... (and / for browsers); false for every other path. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** null: the request has no live session (try other credentials, else 401); forbidden: 403. */
   authorize(req: IncomingMessage): UiAuth;
@@ -110,7 +110,8 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
     const method = req.method ?? 'GET';
     const read = method === 'GET' || method === 'HEAD';
     try {
-      if (path === '/' && read) {
+      // A browser opening the console's address lands on the UI; API clients keep their 401.
+      if (path === '/' && read && /\btext\/html\b/.test(String(req.headers.accept ?? ''))) {
         redirect(res, '/ui/');
         return true;
       }

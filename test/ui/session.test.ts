@@ -125,9 +125,10 @@ test('files: a fixed table with ETag and gzip; nothing else is reachable under /
     const status = (await fetch(`${c.httpUrl}${path}`)).status;
     assert.ok(status === 404 || status === 401, `${path}: ${status}`);
   }
-  const root = await fetch(`${c.httpUrl}/`, { redirect: 'manual' });
-  assert.equal(root.status, 303);
+  const root = await fetch(`${c.httpUrl}/`, { redirect: 'manual', headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+  assert.equal(root.status, 303, 'a browser goes to the UI');
   assert.equal(root.headers.get('location'), '/ui/');
+  assert.equal((await fetch(`${c.httpUrl}/`, { redirect: 'manual' })).status, 401, 'an API client is told to authenticate');
 });
 
 test('behind a TLS reverse proxy (X-Forwarded-Proto: https) the cookie gets Secure', async () => {
