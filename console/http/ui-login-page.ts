@@ -25,7 +25,7 @@ export function loginPage(error: string | null): string {
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 <button type="submit">Log in</button>
 </form>
-<p class="hint">The console printed the admin token when it first started.</p>
+<p class="hint">The console printed the admin token when it first started (also in <code>&lt;state_dir&gt;/admin-token</code>); <code>fleetprobe-console token reset</code> makes a new one.</p>
 </main>
 </body>
 </html>

@@ -138,9 +138,11 @@ export function deviceView(root, nav, id) {
     } catch (err) {
       facts.replaceChildren(h('p', { class: 'error' }, `Could not load the device: ${err.message}`));
     }
-    // A live range follows the clock; a short one is re-read every time, a long one less often.
+    // A live range follows the clock: up to an hour every 5 s, up to a day every 30 s, longer
+    // ones (whose newest bucket changes every 5 minutes at most) every minute.
     ticks++;
-    if (ticks > 1 && range.to === null && (range.span <= 6 * 3600e3 || ticks % 12 === 0)) await loadChart();
+    const every = range.span <= 3600e3 ? 1 : range.span <= 86400e3 ? 6 : 12;
+    if (ticks > 1 && range.to === null && ticks % every === 0) await loadChart();
     if (!stopped) timer = setTimeout(refresh, REFRESH_MS);
   }
   loadChart();

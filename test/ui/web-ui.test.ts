@@ -83,7 +83,7 @@ test('log in; the local agent comes online in the fleet list', async () => {
   await row().waitFor();
 });
 
-test('the state arriving over HTTP carries the CSRF rules: no token or another origin is refused', async () => {
+test('state changes with the session cookie need the CSRF token and the same origin', async () => {
   const cookie = (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
   const body = JSON.stringify({ command: 'probe-now' });
   const noToken = await fetch(`${w.baseUrl}/api/devices/${DEVICE}/commands`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body });
