@@ -98,14 +98,14 @@ export async function startConsole(cfg: ConsoleConfig & { state_dir: string }, l
     fleet.start();
 
     const router = apiRoutes({
-        store, fleet, bus, now, version: agentVersion(), mosquittoConsoleUser: consoleUser, topicPrefix: cfg.topic_prefix,
+        store, fleet, bus, now, version: agentVersion(), mosquittoConsoleUser: consoleUser, topicPrefix: cfg.topic_prefix, topicsFor: (id) => topics.forDevice(id),
       deviceEndpoints: () => ({ mqtt: bus.stats().endpoints, iot_core: ext ? null : cfg.broker.iot_core }),
     });
     const adminAuth = new AdminAuth(hash);
-    const ui = createConsoleUi({ store, now, checkAdmin: (secret) => adminAuth.check(`Bearer ${secret}`) });
+    const ui = createConsoleUi({ store, now, checkAdmin: (secret) => adminAuth.check({ headers: { authorization: `Bearer ${secret}` } }) });
     const api = new HttpApi({
       router,
-      auth: adminAuth,
+      auth: ui.sessionOrToken(adminAuth),
       logger,
       ui,
     });

@@ -21,6 +21,7 @@ export interface RouteDeps {
   /** For GET /api/mosquitto: the console's own user on an external Mosquitto. */
   mosquittoConsoleUser: { username: string; mosquittoHash: string } | null;
   topicPrefix: string;
+  topicsFor: (device: string) => { config: string };
   /** What GET /api/console tells about how devices connect. */
   deviceEndpoints: () => { mqtt: string[]; iot_core: { project: string; region: string; registry: string } | null };
 }
@@ -76,6 +77,14 @@ export function apiRoutes(d: RouteDeps): Router {
     const [latest, streams, commands] = await Promise.all([store.latestConfig(rec.id), store.streams(rec.id), store.commands(rec.id, 20)]);
     const now = d.now();
     return { body: { device: deviceView(rec, latest), state: rec.state, streams, commands: commands.map((c) => commandView(c, now)) } };
+  });
+
+  add('DELETE', '/api/devices/:id', async (req) => {
+    const rec = await device(req);
+    await fleet.registry.remove(rec.id);
+    // An empty retained message clears the config the broker kept for it.
+    await d.bus.publish(d.topicsFor(rec.id).config, Buffer.alloc(0), { retain: true }).catch(() => undefined);
+    return { body: { removed: rec.id, disconnected: d.bus.disconnect(rec.id) } };
   });
 
   add('POST', '/api/devices/:id/password', async (req) => {

@@ -38,6 +38,8 @@ export interface Bus {
   /** QoS 1; resolves when the broker has it (external: PUBACK). */
   publish(topic: string, payload: Buffer, opts: { retain: boolean }): Promise<void>;
   stats(): BusStats;
+  /** Ends the device's live connection, if this broker can (embedded); false otherwise. */
+  disconnect(device: string): boolean;
   stop(): Promise<void>;
 }
 

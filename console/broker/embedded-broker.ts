@@ -123,6 +123,13 @@ export class EmbeddedBroker implements Bus {
     };
   }
 
+  disconnect(device: string): boolean {
+    const c = this.current.get(device);
+    if (!c) return false;
+    c.conn.destroy();
+    return true;
+  }
+
   async stop(): Promise<void> {
     const broker = this.broker;
     this.broker = null;

@@ -54,6 +54,10 @@ export class ExternalBus implements Bus {
     return { mode: 'external', endpoints: [this.endpoint()], connected: this.client?.connected === true, deviceConnections: null, refusedConnects: 0, refusedTopics: 0 };
   }
 
+  disconnect(): boolean {
+    return false; // the external broker's own business (its password file no longer has the device)
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();

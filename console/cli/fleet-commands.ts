@@ -82,6 +82,11 @@ export async function runFleetCommand(api: ApiClient, group: string, argv: strin
       json(out, (await api.call('POST', '/api/devices/import', { text: readInput(need(positionals[0], 'a CSV file (or - for stdin)')), type: 'text/csv' })).body);
       return 0;
     }
+    case 'devices remove': {
+      const { positionals } = parseCommandArgs(rest, {}, 1);
+      json(out, (await api.call('DELETE', `/api/devices/${enc(need(positionals[0], 'a device id'))}`)).body);
+      return 0;
+    }
     case 'devices password': {
       const { positionals } = parseCommandArgs(rest, {}, 1);
       json(out, (await api.call('POST', `/api/devices/${enc(need(positionals[0], 'a device id'))}/password`)).body);

@@ -25,6 +25,7 @@ export const HELP = `usage: fleetprobe-console [--state-dir DIR] [--url URL] [--
   devices add ID [--password P] [--generate-password] [--public-key PEM_FILE]...
   devices import FILE.csv             columns id[,password][,public_key]; all or nothing
   devices password ID                 a new generated password
+  devices remove ID                   forget the device and its data, end its connection
   config show ID
   config check ID FILE                validate with the agent's schema, do not push
   config push ID FILE                 {version?, agent_operations, probes}; retained, QoS 1

@@ -75,6 +75,10 @@ export async function serve(argv: string[], io: { stdout: Out; stderr: NodeJS.Wr
     `  devices:  ${running.mqttUrls.join(', ') || '(external broker)'}`,
   ];
   if (values['local-agent']) {
+    if (running.mqttPort === null) {
+      await running.stop();
+      throw new UsageError('--local-agent needs the plain MQTT listener (broker.port is null)');
+    }
     const url = `mqtt://127.0.0.1:${running.mqttPort}`;
     agent = new LocalAgent({ stateDir, mqttUrl: url, fleet: running.fleet, deviceExists: async (id) => (await running.fleet.registry.exists(id)), logger });
     await agent.start();

@@ -38,7 +38,7 @@ export const CSV_COLUMNS = ['id', 'password', 'public_key'] as const;
 
 export class Registry {
   constructor(
-    private readonly store: Pick<Store, 'registerDevices' | 'setPassword' | 'credentials'>,
+    private readonly store: Pick<Store, 'registerDevices' | 'setPassword' | 'credentials' | 'deleteDevice'>,
     private readonly now: () => number,
     private readonly changed: () => void,
   ) {}
@@ -93,6 +93,13 @@ export class Registry {
       return r.data;
     });
     return this.register(input);
+  }
+
+  /** Forgets the device and its data; the caller ends its connection and clears its retained config. */
+  async remove(id: string): Promise<boolean> {
+    const ok = await this.store.deleteDevice(id);
+    if (ok) this.changed();
+    return ok;
   }
 
   async exists(id: string): Promise<boolean> {

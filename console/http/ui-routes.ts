@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { ApiAuth } from '../api/admin-auth.js';
 import type { Store } from '../store/store.js';
 import { handleUiApi, HttpError, readBody, sendJson } from './ui-api.js';
 import { loginPage } from './ui-login-page.js';
@@ -34,8 +35,12 @@ export interface ConsoleUi {
   /** Serves /ui/... and /api/ui/... (and / for browsers); false for every other path. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** null: the request has no live session (try other credentials, else 401); forbidden: 403. */
-  authorize(req: IncomingMessage): UiAuth;
+  authorize(req: RequestHead): UiAuth;
+  /** The core API's auth: a live session (with its CSRF checks) or what `token` accepts. */
+  sessionOrToken(token: ApiAuth): ApiAuth;
 }
+
+type RequestHead = { headers: IncomingHttpHeaders; method?: string | undefined };
 
 /** Failed logins per client address allowed in a minute before the form answers 429. */
 const LOGIN_FAILURES_PER_MIN = 5;
@@ -54,12 +59,12 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
   const failures = new Map<string, number[]>();
   const sparkCache = new Map<string, { at: number; values: Array<number | null> }>();
 
-  const sessionOf = (req: IncomingMessage): Session | null => {
+  const sessionOf = (req: RequestHead): Session | null => {
     const id = cookieValue(req, SESSION_COOKIE);
     return id ? sessions.get(id) : null;
   };
 
-  const authorize = (req: IncomingMessage): UiAuth => {
+  const authorize = (req: RequestHead): UiAuth => {
     const s = sessionOf(req);
     if (!s) return null;
     if (!isStateChanging(req)) return 'ok';
@@ -164,5 +169,5 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
     }
   };
 
-  return { handle, authorize };
+  return { handle, authorize, sessionOrToken: (token) => ({ check: (req) => authorize(req) === 'ok' || token.check(req) }) };
 }

@@ -1,5 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+
+type RequestHead = { headers: IncomingHttpHeaders; method?: string | undefined };
 
 // Browser sessions of the web UI. The admin secret is typed once at the login form; the
 // browser then holds only a random session id in an HttpOnly cookie, so that script on the
@@ -93,7 +95,7 @@ export function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export function cookieValue(req: IncomingMessage, name: string): string | null {
+export function cookieValue(req: RequestHead, name: string): string | null {
   const header = req.headers.cookie;
   if (!header) return null;
   for (const part of header.split(';')) {
@@ -114,7 +116,7 @@ export function clearedCookie(opts: { secure: boolean }): string {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export function isStateChanging(req: IncomingMessage): boolean {
+export function isStateChanging(req: RequestHead): boolean {
   return !SAFE_METHODS.has(req.method ?? 'GET');
 }
 
@@ -123,7 +125,7 @@ export function isStateChanging(req: IncomingMessage): boolean {
  * off such requests in current browsers; this is the second lock (older browsers, same-site
  * subdomains): Origin, or failing that Sec-Fetch-Site, must name this console.
  */
-export function isCrossOrigin(req: IncomingMessage): boolean {
+export function isCrossOrigin(req: RequestHead): boolean {
   const origin = req.headers.origin;
   if (origin !== undefined) {
     // Host only, either scheme: behind a TLS proxy the browser says https, the socket is plain.

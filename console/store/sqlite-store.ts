@@ -153,6 +153,15 @@ export class SqliteStore implements Store {
     return this.st.setPassword.run(passwordHash, mosquittoHash, id).changes === 1;
   }
 
+  async deleteDevice(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      for (const table of ['results', 'gaps', 'streams', 'rollups', 'rollup_dirty', 'configs', 'commands']) {
+        this.db.prepare(`DELETE FROM ${table} WHERE device_id = ?`).run(id);
+      }
+      return this.db.prepare('DELETE FROM devices WHERE id = ?').run(id).changes === 1;
+    })();
+  }
+
   async getMeta(key: string): Promise<string | null> {
     return this.st.getMeta.get(key)?.value ?? null;
   }

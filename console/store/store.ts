@@ -142,6 +142,8 @@ export interface Store {
   devices(): Promise<DeviceRecord[]>;
   /** Replaces the device's password (hashes); false for an unknown device. */
   setPassword(id: string, passwordHash: string, mosquittoHash: string): Promise<boolean>;
+  /** Removes the device and everything kept about it; false for an unknown device. */
+  deleteDevice(id: string): Promise<boolean>;
   /** Small console settings (the admin token's hash). */
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;

@@ -192,3 +192,19 @@ test('every API route requires the admin token: 401 without it or with a wrong o
   const list = (await c.api('GET', '/api/devices')).body.devices.map((d: { id: string }) => d.id);
   assert.ok(!list.includes('pi-401'));
 });
+
+test('removing a device ends its connection, refuses it from then on and forgets its data', async () => {
+  const a = await deviceClient(url, { clientId: 'pi-a', username: 'pi-a', password: pwA });
+  clients.push(a);
+  const closed = new Promise<void>((r) => a.once('close', () => r()));
+  const del = await c.api('DELETE', '/api/devices/pi-a');
+  assert.equal(del.status, 200, JSON.stringify(del.body));
+  assert.deepEqual(del.body, { removed: 'pi-a', disconnected: true });
+  await closed;
+  assert.equal(await connectCode(url, { clientId: 'pi-a', username: 'pi-a', password: pwA }), 4);
+  assert.equal((await c.api('GET', '/api/devices/pi-a/results?from=-1d')).status, 404);
+  assert.equal((await c.api('DELETE', '/api/devices/pi-a')).status, 404);
+  // The id can be registered again, from scratch.
+  assert.equal((await c.api('POST', '/api/devices', { id: 'pi-a' })).status, 201);
+  assert.deepEqual((await c.api('GET', '/api/devices/pi-a/streams')).body.streams, []);
+});

@@ -27,8 +27,9 @@ export interface TestConsole extends RunningConsole {
   remove(): Promise<void>;
 }
 
-export async function startTestConsole(extra: Record<string, unknown> = {}, opts: { now?: () => number } = {}): Promise<TestConsole> {
-  const dir = mkdtempSync(join(tmpdir(), 'fp-console-'));
+/** `opts.dir`: start again on the state directory of a stopped console. */
+export async function startTestConsole(extra: Record<string, unknown> = {}, opts: { now?: () => number; dir?: string } = {}): Promise<TestConsole> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'fp-console-'));
   const logger = new MemoryLogger();
   const cfg = parseConsoleConfig({ state_dir: dir, admin_token: TOKEN, http: { port: 0 }, broker: { port: 0 }, ...extra }, 'test');
   const c = await startConsole({ ...cfg, state_dir: dir }, logger, opts.now);
