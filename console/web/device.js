@@ -61,13 +61,28 @@ export function deviceView(root, nav, id) {
   const chartBox = h('div', { class: 'charts', id: 'charts' });
   const chartMsg = h('p', { class: 'muted', id: 'chart-message' });
 
+  // Each outbox database of the device is a stream of seqs; missing seqs are results lost or still on their way.
+  const streamsBody = h('tbody');
+  const streamsBox = h('details', { class: 'panel', id: 'streams' }, h('summary', {}, h('h2', { class: 'inline' }, 'Streams')),
+    h('table', { class: 'commands' }, h('thead', {}, h('tr', {}, ['Stream', 'Results', 'Seqs', 'Duplicates', 'Missing', 'Last result'].map((t) => h('th', {}, t)))), streamsBody));
+  function renderStreams(detail) {
+    streamsBody.replaceChildren(...detail.streams.map((s) => h('tr', {},
+      h('td', { 'data-label': 'Stream', class: 'reply' }, s.stream),
+      h('td', { 'data-label': 'Results', class: 'num' }, num(s.results)),
+      h('td', { 'data-label': 'Seqs' }, `${s.firstSeq}–${s.lastSeq}`),
+      h('td', { 'data-label': 'Duplicates', class: 'num' }, num(s.duplicates)),
+      h('td', { 'data-label': 'Missing', class: `num ${s.missing > 0 ? 'warn' : ''}` }, s.missing > 0 ? `${num(s.missing)} in ${num(s.gaps)} gap(s)` : '0'),
+      h('td', { 'data-label': 'Last result' }, dateTime(s.lastAt)))));
+  }
+
   const cmds = commandsPanel(id);
   const editor = configEditor(id);
   root.replaceChildren(h('section', { class: 'device-view' },
     title, facts,
     h('section', { class: 'panel' }, h('h2', {}, 'Latency'), controls, legend, chartMsg, chartBox),
     h('section', { class: 'panel', id: 'commands' }, h('h2', {}, 'Commands'), cmds.el),
-    h('section', { class: 'panel', id: 'config' }, h('h2', {}, 'Config'), editor.el)));
+    h('section', { class: 'panel', id: 'config' }, h('h2', {}, 'Config'), editor.el),
+    streamsBox));
 
   function renderFacts(detail) {
     const d = detail.device;
@@ -82,11 +97,15 @@ export function deviceView(root, nav, id) {
       ['Monitoring', d.monitoring_enabled === null ? '–' : d.monitoring_enabled ? 'running' : 'stopped'],
       ['Probes', num(d.probes)],
       ['Config', h('span', { class: `config ${c.tone}`, id: 'fact-config' }, c.text)],
-      ['Outbox', d.outbox === null ? '–' : `${num(d.outbox.rows)} rows`],
+      ['Outbox', d.outbox === null ? '–' : `${num(d.outbox.rows)} rows${d.outbox.oldest ? `, oldest ${d.outbox.oldest}` : ''}`],
+      ['Last delivery', d.last_delivery ? ago(Date.parse(d.last_delivery), detail.now) : 'never'],
       ['Dropped', num(d.dropped_total)],
       ['Uptime', duration(d.uptime_s)],
+      ['Skipped rounds', num(detail.state?.skipped_rounds)],
+      ['Refused messages', num(detail.state?.rejected_messages)],
       ['Last error', d.last_error ? `${d.last_error.message} (${d.last_error.at})` : 'none'],
     ];
+    renderStreams(detail);
     facts.replaceChildren(...rows.map(([k, v]) => h('div', { class: k === 'Config' || k === 'Last error' ? 'wide' : null }, h('dt', {}, k), h('dd', {}, v))));
   }
 

@@ -2,14 +2,27 @@
 // store, HTTP API and UI), one real agent (`fleetprobe run`, raw ICMP to 127.0.0.1 and ::1)
 // registered to it with a password, and a real headless Chromium from Debian's `chromium`
 // package driven by playwright-core.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { startTestConsole, TOKEN, type TestConsole } from '../console/helpers.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * Where the tests save their screenshots: docs/screenshots/ (the README's pictures) with
+ * UPDATE_SCREENSHOTS=1, else a temp dir, so that a test run leaves the work tree as it was.
+ */
+export function screenshotDir(): string {
+  const dir = process.env.UPDATE_SCREENSHOTS === '1'
+    ? fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url))
+    : join(tmpdir(), 'fleetprobe-ui-screenshots');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
 export const DEVICE = 'pi-lab-01';
 const DEVICE_PASSWORD = 'ui-test-device-password';
 

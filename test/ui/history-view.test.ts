@@ -5,19 +5,17 @@
 // packets are sent; the targets are documentation addresses used as labels); everything
 // from the MQTT connection on is the real console. Its 7-day chart is the README's picture.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import type { ProbeResult } from '../../agent/core/result.js';
 import { consoleTopics } from '../../console/topics.js';
 import { deviceClient, result, startTestConsole, telemetry, TOKEN, waitUntil, type TestConsole } from '../console/helpers.js';
 import type { AgentState } from '../../agent/core/control.js';
-import { launchChromium, logIn } from './harness.js';
+import { launchChromium, logIn, screenshotDir } from './harness.js';
 
-const SHOTS = fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url));
+const SHOTS = screenshotDir();
 const DEV = 'pi-branch-07';
 const PASSWORD = 'history-view-device-password';
 const DAY = 86_400_000;
@@ -65,7 +63,6 @@ let page: Page;
 let total = 0;
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   c = await startTestConsole();
   const reg = await c.api('POST', '/api/devices', { id: DEV, password: PASSWORD });
   assert.equal(reg.status, 201);
@@ -116,6 +113,10 @@ test('7 days from 5-minute buckets, the offline hours a gap; a year from 1-hour 
   await page.locator('figure.chart').first().scrollIntoViewIfNeeded();
   await page.waitForTimeout(500);
   await page.locator('section.panel').first().screenshot({ path: join(SHOTS, 'device-week.png') });
+
+  await page.click('#streams summary');
+  await page.locator('#streams td[data-label="Results"]', { hasText: total.toLocaleString('en-US') }).waitFor();
+  assert.equal(await page.locator('#streams td[data-label="Missing"]').textContent(), '0');
 
   await page.click('button[data-range="1 y"]');
   await page.locator('#range-label', { hasText: '1-hour buckets' }).waitFor();

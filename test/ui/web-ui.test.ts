@@ -1,16 +1,14 @@
 // The console's web UI end to end, in a real headless Chromium against a real console and a
 // real agent: login, the agent coming online, its chart filling, config pushed (applied, and
 // refused inline by the schema and by the agent's own policy), stop/start with replies, and
-// no way in without logging in. Screenshots for the README go to docs/screenshots/.
+// no way in without logging in. Screenshots for the README: see screenshotDir().
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
-import { DEVICE, logIn, startWorld, type UiWorld } from './harness.js';
+import { DEVICE, logIn, screenshotDir, startWorld, type UiWorld } from './harness.js';
 
-const SHOTS = fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url));
+const SHOTS = screenshotDir();
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 844 };
 
@@ -20,7 +18,6 @@ let page: Page;
 const pageErrors: string[] = [];
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   w = await startWorld();
   ctx = await w.browser.newContext({ viewport: DESKTOP });
   page = await ctx.newPage();
