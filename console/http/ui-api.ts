@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { deviceView } from '../fleet/device-view.js';
 import { commandView } from '../fleet/commands.js';
 import type { ConfigRecord, DeviceRecord, Store } from '../store/store.js';
@@ -29,10 +30,16 @@ export class HttpError extends Error {
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+/** JSON; gzipped when large and the client takes it (a year of a device's chart is megabytes, a phone may be on mobile data). */
+export function sendJson(res: ServerResponse, status: number, body: unknown, req?: IncomingMessage): void {
+  const text = Buffer.from(JSON.stringify(body));
+  const gzip = req !== undefined && text.length > 8192 && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+  const out = gzip ? gzipSync(text) : text;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
+    ...(gzip ? { 'content-encoding': 'gzip', vary: 'accept-encoding' } : {}), 'content-length': out.length,
+  });
+  res.end(out);
 }
 
 export async function readBody(req: IncomingMessage, max = MAX_BODY): Promise<string> {
@@ -53,7 +60,7 @@ export async function handleUiApi(deps: UiApiDeps, req: IncomingMessage, res: Se
   const method = req.method ?? 'GET';
   if (path === '/api/ui/fleet') {
     allow(method, 'GET');
-    sendJson(res, 200, { now: deps.now(), devices: await fleet(deps) });
+    sendJson(res, 200, { now: deps.now(), devices: await fleet(deps) }, req);
     return true;
   }
   const m = /^\/api\/ui\/devices\/([^/]+)(\/chart)?$/.exec(path);
@@ -63,10 +70,10 @@ export async function handleUiApi(deps: UiApiDeps, req: IncomingMessage, res: Se
   if (!device) throw new HttpError(404, `no such device: ${id}`);
   if (m[2] === undefined) {
     allow(method, 'GET');
-    sendJson(res, 200, await detail(deps, device));
+    sendJson(res, 200, await detail(deps, device), req);
   } else {
     allow(method, 'GET');
-    sendJson(res, 200, await chart(deps, id, url));
+    sendJson(res, 200, await chart(deps, id, url), req);
   }
   return true;
 }

@@ -94,6 +94,10 @@ test('a week of rounds arrives over MQTT and is rolled up', async () => {
   await c.fleet.refreshRollups(0);
   const day = await c.api('GET', `/api/ui/devices/${DEV}/chart?from=${Date.now() - 7 * DAY}&to=${Date.now()}`);
   assert.equal(day.body.stepS, 300);
+  // Large answers travel gzipped to clients that take it (fetch decodes them).
+  const gz = await fetch(`${c.httpUrl}/api/ui/devices/${DEV}/chart?from=${Date.now() - 7 * DAY}`, { headers: { authorization: `Bearer ${TOKEN}`, 'accept-encoding': 'gzip' } });
+  assert.equal(gz.headers.get('content-encoding'), 'gzip');
+  assert.deepEqual(((await gz.json()) as { stepS: number }).stepS, 300);
 });
 
 test('7 days from 5-minute buckets, the offline hours a gap; a year from 1-hour buckets', async () => {
