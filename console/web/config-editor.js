@@ -111,7 +111,8 @@ export function configEditor(id) {
     renderGutter();
     renderDiff();
   }
-  text.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(validate, 250); renderGutter(); });
+  // Not pushable until this text has been checked.
+  text.addEventListener('input', () => { pushBtn.disabled = true; clearTimeout(timer); timer = setTimeout(validate, 250); renderGutter(); });
   text.addEventListener('scroll', () => { gutter.scrollTop = text.scrollTop; });
 
   pushBtn.addEventListener('click', async () => {
