@@ -4,6 +4,7 @@ import { agentVersion } from '../agent/version.js';
 import type { Logger } from '../agent/core/logger.js';
 import { AdminAuth, ADMIN_TOKEN_META, generateToken, tokenHash } from './api/admin-auth.js';
 import { HttpApi } from './api/http-server.js';
+import { createConsoleUi } from './http/ui-routes.js';
 import { apiRoutes } from './api/routes.js';
 import { DeviceAuthenticator } from './auth/device-auth.js';
 import { mosquittoHash } from './auth/passwords.js';
@@ -100,10 +101,13 @@ export async function startConsole(cfg: ConsoleConfig & { state_dir: string }, l
         store, fleet, bus, now, version: agentVersion(), mosquittoConsoleUser: consoleUser, topicPrefix: cfg.topic_prefix, topicsFor: (id) => topics.forDevice(id),
       deviceEndpoints: () => ({ mqtt: bus.stats().endpoints, iot_core: ext ? null : cfg.broker.iot_core }),
     });
+    const adminAuth = new AdminAuth(hash);
+    const ui = createConsoleUi({ store, now, checkAdmin: (secret) => adminAuth.check({ headers: { authorization: `Bearer ${secret}` } }) });
     const api = new HttpApi({
       router,
-      auth: new AdminAuth(hash),
+      auth: ui.sessionOrToken(adminAuth),
       logger,
+      ui,
     });
     const httpPort = await api.listen(cfg.http.host, cfg.http.port);
     cleanup.push(() => api.close());

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { Logger } from '../../agent/core/logger.js';
+import type { ConsoleUi } from '../http/ui-routes.js';
 import type { ApiAuth } from './admin-auth.js';
 
 // JSON over node:http: no framework, one small router. Auth is checked before routing, so
@@ -81,7 +82,7 @@ const MAX_BODY = 4 * 1024 * 1024;
 export class HttpApi {
   private server: http.Server | null = null;
 
-  constructor(private readonly deps: { router: Router; auth: ApiAuth; logger: Logger }) {}
+  constructor(private readonly deps: { router: Router; auth: ApiAuth; logger: Logger; ui?: ConsoleUi }) {}
 
   async listen(host: string, port: number): Promise<number> {
     const server = http.createServer((req, res) => void this.handle(req, res));
@@ -109,6 +110,9 @@ export class HttpApi {
     const url = new URL(req.url ?? '/', 'http://console');
     const method = req.method ?? 'GET';
     try {
+      // The web UI (issue 8): its pages and login; a session without its CSRF token gets a 403.
+      if (this.deps.ui && (await this.deps.ui.handle(req, res))) return;
+      if (this.deps.ui?.authorize({ headers: req.headers, method }) === 'forbidden') throw new HttpError(403, 'missing or wrong CSRF token, or a request from another site');
       if (!this.deps.auth.check({ headers: req.headers, method })) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="fleetprobe-console"');
         throw new HttpError(401, 'authentication required: send Authorization: Bearer <admin token>');

@@ -65,6 +65,7 @@ export async function serve(argv: string[], io: { stdout: Out; stderr: NodeJS.Wr
   let agent: LocalAgent | null = null;
   const lines = [
     `fleetprobe-console ${agentVersion()} is running`,
+    `  web UI:   ${running.httpUrl}/ui/  (log in with the admin token)`,
     `  API:      ${running.httpUrl}/api/  (e.g. curl -H "Authorization: Bearer <token>" ${running.httpUrl}/api/devices)`,
     running.newAdminToken
       ? `  login:    admin token ${running.newAdminToken}\n            (shown this once; also saved to ${stateDir}/admin-token for the CLI on this machine)`

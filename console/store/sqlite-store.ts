@@ -76,6 +76,9 @@ export class SqliteStore implements Store {
       latestConfig: db.prepare<[string], { device_id: string; version: number; document: string; pushed_at: number; published_at: number | null }>(
         'SELECT device_id, version, document, pushed_at, published_at FROM configs WHERE device_id = ? ORDER BY version DESC LIMIT 1',
       ),
+      configVersion: db.prepare<[string, number], { device_id: string; version: number; document: string; pushed_at: number; published_at: number | null }>(
+        'SELECT device_id, version, document, pushed_at, published_at FROM configs WHERE device_id = ? AND version = ?',
+      ),
       latestConfigs: db.prepare<[number], { device_id: string; version: number; document: string; pushed_at: number; published_at: number | null }>(
         `SELECT c.device_id, c.version, c.document, c.pushed_at, c.published_at FROM configs c
          WHERE c.version = (SELECT max(version) FROM configs m WHERE m.device_id = c.device_id) AND (? = 0 OR c.published_at IS NULL)
@@ -177,6 +180,11 @@ export class SqliteStore implements Store {
 
   async markConfigPublished(device: string, version: number, at: number): Promise<void> {
     this.st.configPublished.run(at, device, version);
+  }
+
+  async configVersion(device: string, version: number): Promise<ConfigRecord | null> {
+    const r = this.st.configVersion.get(device, version);
+    return r ? toConfig(r) : null;
   }
 
   async latestConfig(device: string): Promise<ConfigRecord | null> {

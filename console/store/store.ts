@@ -154,6 +154,8 @@ export interface Store {
   addConfig(rec: Omit<ConfigRecord, 'publishedAt'>): Promise<void>;
   markConfigPublished(device: string, version: number, at: number): Promise<void>;
   latestConfig(device: string): Promise<ConfigRecord | null>;
+  /** One pushed version (the web UI diffs against the applied one). */
+  configVersion(device: string, version: number): Promise<ConfigRecord | null>;
   /** The latest config of every device (re-published when the broker's retained store may be empty). */
   latestConfigs(opts: { unpublishedOnly: boolean }): Promise<ConfigRecord[]>;
 
