@@ -136,7 +136,7 @@ export class CommandController {
       this.store(reply, true);
       return { reply, outcome: null };
     }
-    this.deps.logger.info(`control: command ${id} (${command}) done`);
+    this.deps.logger.info(`control: command ${id} (${command}) ${outcome.status ?? 'done'}`);
     const status = outcome.status ?? 'ok';
     const reply: CommandReply = outcome.result === undefined ? { id, status } : { id, status, result: outcome.result };
     this.store(reply, true);

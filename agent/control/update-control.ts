@@ -12,6 +12,8 @@ import {
 import { CommandRejected, parseArgs, type CommandHandler } from './commands.js';
 import { safeParseJson } from './safe-json.js';
 
+const ASIDE_KEEP = 5;
+
 export interface UpdateControlDeps {
   stateDir: string;
   agentVersion: string;
@@ -94,7 +96,14 @@ export class UpdateControl {
 
   /** The id of a request the updater has not answered yet, or null. */
   private pendingId(): string | null {
-    const r = this.readOwn(REQUEST_FILE, REQUEST_MAX_BYTES);
+    let r: unknown;
+    try {
+      r = this.readOwn(REQUEST_FILE, REQUEST_MAX_BYTES);
+    } catch (err) {
+      // A link or a FIFO where the request goes: the next poll sets it aside.
+      if (err instanceof UnsafeFileError) return `unknown (${err.message})`;
+      throw err;
+    }
     if (r === null) return null;
     const p = requestFileSchema.safeParse(r);
     return p.success ? p.data.id : 'unknown (unreadable request file)';
@@ -152,9 +161,18 @@ export class UpdateControl {
         return;
       }
       await this.abandonStale(dir);
+      this.pruneAside(dir);
     } finally {
       dir.close();
     }
+  }
+
+  /** Files set aside (refused requests, unreadable results) are kept for a look, the newest few only. */
+  private pruneAside(dir: PinnedDir): void {
+    const aside = dir.list()
+      .filter((f) => /^(request|result)\.json\.(rejected|abandoned|invalid)-\d+$/.test(f))
+      .sort((a, b) => Number(b.split('-').at(-1)) - Number(a.split('-').at(-1)));
+    for (const f of aside.slice(ASIDE_KEEP)) dir.unlink(f);
   }
 
   /** The updater's result, validated; a file that is not one is set aside (and logged). */
@@ -179,7 +197,13 @@ export class UpdateControl {
 
   /** A request nobody answered (the path unit is not enabled, the updater crashed) ends in an error reply. */
   private async abandonStale(dir: PinnedDir): Promise<void> {
-    const raw = this.readOwn(REQUEST_FILE, REQUEST_MAX_BYTES);
+    let raw: unknown;
+    try {
+      raw = this.readOwn(REQUEST_FILE, REQUEST_MAX_BYTES);
+    } catch (err) {
+      if (!(err instanceof UnsafeFileError)) throw err;
+      raw = { unreadable: err.message };
+    }
     if (raw === null) return;
     const req = requestFileSchema.safeParse(raw);
     const now = (this.deps.now ?? Date.now)();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 
 // Files in a directory someone else controls (the root updater in the agent's state
 // directory). The directory is opened once and every later operation goes through
@@ -59,6 +59,11 @@ export class PinnedDir {
   at(name: string): string {
     if (name === '' || name.includes('/') || name === '.' || name === '..') throw new Error(`not a plain file name: ${name}`);
     return `/proc/self/fd/${this.fd}/${name}`;
+  }
+
+  /** The names in the directory. */
+  list(): string[] {
+    return readdirSync(`/proc/self/fd/${this.fd}`);
   }
 
   /** The content of a regular file; null when there is none. */

@@ -13,7 +13,9 @@
 // systemd-nspawn (host network: the agent reaches a Mosquitto started here) and, from the
 // cloud side, sends `update` 0.2.0 (expects accepted, then ok) and 0.3.0 (accepted, then
 // error with rolled_back) and a URL update of 0.4.0 (https from a server here, sha256 and
-// Ed25519 signature; the test CA is trusted through a drop-in), checks the versions the agent reports and that its outbox stream
+// Ed25519 signature; the test CA is trusted through a drop-in), then 0.5.0 with a power cut
+// in the middle of its postinst (the container is killed, then booted again: the updater
+// started by PathExists= at boot finishes dpkg and reports), checks the versions the agent reports and that its outbox stream
 // survived both, and prints the updater's journal and systemd-analyze under systemd 257.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -35,7 +37,7 @@ function check(ok: boolean, what: string, detail = ''): void {
   if (!ok) failures++;
 }
 
-function release(out: string, version: string, broken: boolean): string {
+function release(out: string, version: string, broken: boolean, slow = false): string {
   const d = mkdtempSync(join(out, 'pkg-'));
   mkdirSync(join(d, 'DEBIAN'));
   mkdirSync(join(d, 'usr/lib/fleetprobe'), { recursive: true });
@@ -47,7 +49,8 @@ function release(out: string, version: string, broken: boolean): string {
   }
   writeFileSync(join(d, 'DEBIAN/control'), `Package: fleetprobe\nVersion: ${version}\nArchitecture: amd64\nMaintainer: e2e <e2e@example.invalid>\nDescription: fleetprobe e2e release ${version}\n e2e\n`);
   // What the real postinst does for an upgrade (dh_installsystemd): reload, restart.
-  writeFileSync(join(d, 'DEBIAN/postinst'), '#!/bin/sh\nset -e\nif [ -d /run/systemd/system ]; then\n  systemctl --system daemon-reload >/dev/null || true\n  deb-systemd-invoke restart fleetprobe.service >/dev/null || true\nfi\n');
+  // slow: a postinst that takes 20 s, the window for the power cut.
+  writeFileSync(join(d, 'DEBIAN/postinst'), `#!/bin/sh\nset -e\n${slow ? 'sleep 20\n' : ''}if [ -d /run/systemd/system ]; then\n  systemctl --system daemon-reload >/dev/null || true\n  deb-systemd-invoke restart fleetprobe.service >/dev/null || true\nfi\n`);
   chmodSync(join(d, 'DEBIAN/postinst'), 0o755);
   const file = join(out, `fleetprobe_${version}_amd64.deb`);
   execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', d, file], { stdio: 'pipe' });
@@ -68,7 +71,7 @@ async function main(): Promise<number> {
     sh(`fp_install_without_deb '${root}' '${REPO_ROOT}'`);
     const debsDir = join(work, 'debs');
     mkdirSync(debsDir);
-    const debs = [release(debsDir, '0.1.0', false), release(debsDir, '0.2.0', false), release(debsDir, '0.3.0', true)];
+    const debs = [release(debsDir, '0.1.0', false), release(debsDir, '0.2.0', false), release(debsDir, '0.3.0', true), release(debsDir, '0.5.0', false, true)];
     const repo = buildRepo(work, debs);
     // 0.4.0 is not in the repository: it comes by URL, signed with the pinned key.
     const byUrl = release(debsDir, '0.4.0', false);
@@ -110,7 +113,8 @@ async function main(): Promise<number> {
 
     const cloud = await ControlCloud.connect(broker.url, DEVICE);
     log(`booting ${root}`);
-    boot = spawn('timeout', ['--kill-after=10', '600', 'script', '-qfec', `systemd-nspawn -D '${root}' --boot --register=no --keep-unit --quiet`, join(work, 'console')], { stdio: 'ignore' });
+    const start = (): ReturnType<typeof spawn> => spawn('timeout', ['--kill-after=10', '600', 'script', '-qfec', `systemd-nspawn -D '${root}' --boot --register=no --keep-unit --quiet`, join(work, 'console')], { stdio: 'ignore' });
+    boot = start();
     const first = await cloud.waitState((s) => s.agent_version === '0.1.0', 120_000, 'state of agent 0.1.0');
     check(first.agent_version === '0.1.0', 'the agent 0.1.0 runs under systemd and reports');
     const stream0 = (await cloud.sub.waitFor((m) => m.topic === cloud.topics.events, 60_000, 'telemetry')).payload;
@@ -143,8 +147,28 @@ async function main(): Promise<number> {
     check(f3.status === 'ok' && (f3.result as { installed_version?: string }).installed_version === '0.4.0', 'update by URL: downloaded over https, verified, 0.4.0 installed', JSON.stringify(f3));
     const s3 = await cloud.waitState((s) => s.agent_version === '0.4.0', 30_000, 'state of agent 0.4.0').catch(() => null);
     check(s3 !== null, 'the agent reports 0.4.0');
+    // A power cut in the middle of dpkg: 0.5.0's postinst sleeps; the container's init (and
+    // with it every process in it) is killed while dpkg says half-configured, then it boots again.
+    const a4 = await cloud.call({ id: 'e2e-4', command: 'update', args: { version: '0.5.0' } });
+    check(a4.status === 'accepted', 'update 0.5.0: accepted', JSON.stringify(a4));
+    const dpkgState = (): string => execFileSync('dpkg-query', [`--root=${root}`, '-W', '-f=${db:Status-Abbrev}${Version}', 'fleetprobe'], { encoding: 'utf8' });
+    const deadline = Date.now() + 120_000;
+    while (!/^iF 0\.5\.0$/.test(dpkgState()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const during = dpkgState();
+    check(during === 'iF 0.5.0' && existsSync(join(root, 'var/lib/fleetprobe-update/journal.json')), 'dpkg half-configured 0.5.0 and the journal written', during);
+    const nspawn = execFileSync('pgrep', ['-f', `^systemd-nspawn -D ${root} `], { encoding: 'utf8' }).trim().split('\n')[0]!;
+    for (const pid of execFileSync('pgrep', ['-P', nspawn], { encoding: 'utf8' }).trim().split('\n')) process.kill(Number(pid), 'SIGKILL');
+    await new Promise<void>((resolve) => boot!.once('exit', () => resolve()));
+    log('power cut during dpkg; booting again');
+    boot = start();
+    await cloud.sub.waitFor(() => cloud.replies('e2e-4').length >= 2, 300_000, 'final reply to e2e-4 after the power cut');
+    const f4 = cloud.replies('e2e-4')[1]!;
+    check(f4.status === 'ok' && (f4.result as { installed_version?: string }).installed_version === '0.5.0', 'after the power cut the next boot finished the update: 0.5.0 installed and healthy', JSON.stringify(f4));
+    const s4 = await cloud.waitState((s) => s.agent_version === '0.5.0', 60_000, 'state of agent 0.5.0').catch(() => null);
+    check(s4 !== null, 'the agent reports 0.5.0');
+    check(dpkgState() === 'ii 0.5.0', 'dpkg: 0.5.0 installed', dpkgState());
     const last = cloud.sub.on(cloud.topics.events).at(-1)!;
-    check((JSON.parse(last.payload.toString()) as { stream: string }).stream === stream, 'the outbox survived all three updates (same stream id)');
+    check((JSON.parse(last.payload.toString()) as { stream: string }).stream === stream, 'the outbox survived every update and the power cut (same stream id)');
     await cloud.close();
 
     writeFileSync(join(root, 'e2e/poweroff'), '');

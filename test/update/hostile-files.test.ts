@@ -188,6 +188,8 @@ test('result files: only a valid result for an accepted command becomes the fina
     assert.doesNotMatch(logger.lines.join('\n'), /TOP-SECRET/);
     assert.equal(existsSync(join(dir, 'result.json')), false, 'set aside');
   }
+  // Six were set aside; the newest five are kept for a look.
+  assert.equal(readdirSync(dir).filter((f) => f.startsWith('result.json.invalid-')).length, 5);
   // A result for a command already answered finally (or never seen as accepted) is not sent twice.
   writeFileSync(join(dir, 'result.json'), valid('u-2'));
   await poll();
@@ -197,4 +199,9 @@ test('result files: only a valid result for an accepted command becomes the fina
   await poll();
   assert.deepEqual(finals, [{ id: 'u-1', status: 'ok', result: { installed_version: '1.1.0', previous_version: '1.0.0', attempted_version: '1.1.0', rolled_back: false } }]);
   assert.equal(existsSync(join(dir, 'result.json')), false);
+  // Something that is not the agent's request where the request goes does not block updates.
+  symlinkSync(secret, join(dir, 'request.json'));
+  await poll();
+  assert.equal(existsSync(join(dir, 'request.json')), false);
+  assert.match(logger.lines.at(-1)!, /request\.json is not a request: moved aside/);
 });
