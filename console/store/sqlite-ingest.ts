@@ -48,8 +48,10 @@ export function createIngest(db: Database.Database): (items: readonly IngestItem
     presence: db.prepare<[number, number, string, string, number]>(
       'UPDATE devices SET online = ?, presence_at = ?, presence_source = ? WHERE id = ? AND (presence_at IS NULL OR presence_at <= ?)',
     ),
-    reply: db.prepare<[string, string, number, string, string]>(
-      'UPDATE commands SET reply = ?, reply_status = ?, replied_at = ? WHERE device_id = ? AND id = ? AND reply IS NULL',
+    // An 'accepted' reply (update) is interim: the final reply with the same id replaces it,
+    // and a repeated 'accepted' never replaces a final one.
+    reply: db.prepare<[string, string, number, string, string, string]>(
+      "UPDATE commands SET reply = ?, reply_status = ?, replied_at = ? WHERE device_id = ? AND id = ? AND (reply IS NULL OR (reply_status = 'accepted' AND ? <> 'accepted'))",
     ),
     rejected: db.prepare<[string, string]>('UPDATE devices SET rejected_messages = rejected_messages + 1, last_rejection = ? WHERE id = ?'),
   };
@@ -121,7 +123,7 @@ export function createIngest(db: Database.Database): (items: readonly IngestItem
           telemetry(item.device, item.stream, item.results, item.at, out);
           break;
         case 'reply':
-          if (st.reply.run(JSON.stringify(item.reply), item.reply.status, item.at, item.device, item.reply.id).changes === 1) out.replies++;
+          if (st.reply.run(JSON.stringify(item.reply), item.reply.status, item.at, item.device, item.reply.id, item.reply.status).changes === 1) out.replies++;
           break;
         case 'state':
           st.state.run(JSON.stringify(item.state), item.at, item.device);

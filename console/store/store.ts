@@ -69,7 +69,8 @@ export interface ConfigRecord {
   publishedAt: number | null;
 }
 
-export type CommandStatus = 'pending' | 'sent' | 'ok' | 'error' | 'rejected' | 'expired';
+/** 'accepted': the device started it and a final reply follows (update). */
+export type CommandStatus = 'pending' | 'sent' | 'accepted' | 'ok' | 'error' | 'rejected' | 'expired';
 
 export interface CommandRecord {
   device: string;

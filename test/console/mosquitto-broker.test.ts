@@ -89,6 +89,20 @@ test("ACL (Mosquitto's): device A cannot read B's config or commands, nor write 
   const got = await c.api<CommandView>('GET', `/api/devices/pi-b/commands/${cmd.body.id}?wait=5`);
   assert.equal(got.body.status, 'ok');
   assert.deepEqual(got.body.reply?.result, { complete: true });
+
+  // An update is answered twice: 'accepted', then the final reply, which replaces it; a
+  // redelivered 'accepted' never replaces the final one.
+  const upd = await c.api<CommandView>('POST', '/api/devices/pi-b/commands', { command: 'update', args: { version: '1.2.3' } });
+  const reply = (status: string, result?: object) => b.publishAsync('/devices/pi-b/events/replies', JSON.stringify({ id: upd.body.id, status, ...(result ? { result } : {}) }), { qos: 1 });
+  await reply('accepted');
+  assert.equal((await c.api<CommandView>('GET', `/api/devices/pi-b/commands/${upd.body.id}?wait=5`)).body.status, 'accepted');
+  await reply('ok', { installed_version: '1.2.3' });
+  await waitUntil('the final reply replaces accepted', 5000, async () => (await c.api<CommandView>('GET', `/api/devices/pi-b/commands/${upd.body.id}`)).body.status === 'ok');
+  await reply('accepted');
+  await new Promise((r) => setTimeout(r, 300));
+  const final = (await c.api<CommandView>('GET', `/api/devices/pi-b/commands/${upd.body.id}`)).body;
+  assert.equal(final.status, 'ok');
+  assert.deepEqual(final.reply?.result, { installed_version: '1.2.3' });
 });
 
 test('ingest through Mosquitto: redeliveries dropped, gaps recorded', async () => {
