@@ -1,13 +1,14 @@
 // Drain-rate benchmark: a backlog of ICMP results in the real SqliteOutbox, drained by the
 // real Drainer and transport to a local Mosquitto; a bare mqtt.js QoS 1 publisher sends the
 // same message sizes with the same in-flight window once before and once after the drain (on
-// a shared machine the load drifts; the ratio uses their mean). Prints both rates, the ratio
-// and where the drainer's time went. The drain counts as done when every result's delete is
+// a shared machine the load drifts; the ratio uses their mean). Prints both rates, the ratio,
+// the CPU time each side used in this process (independent of the machine's load) and where
+// the drainer's time went. The drain counts as done when every result's delete is
 // committed, not at the last PUBACK.
 //
 //   node dist/bench/drain-rate.js [--results 1000000] [--batch 500] [--inflight 8] [--round 1000] [--sync full|normal]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mqttUplinkSchema } from '../agent/config/schema.js';
@@ -129,7 +130,9 @@ async function main(): Promise<void> {
     const transport = new RecordingTransport(createTransport(cfg, { deviceId: DEVICE, logger: quiet, clock: { synced: () => true } }));
     const sizes = expectedSizes(raw.stream, transport.maxEventBytes);
     const topic = `/devices/${DEVICE}/events`;
+    const bareCpu0 = process.cpuUsage();
     const bareBefore = await barePublish(broker.url, topic, sizes, INFLIGHT);
+    const bareCpuBefore = process.cpuUsage(bareCpu0);
     transport.start();
     await new Promise<void>((resolve) => transport.on('connected', resolve));
     const drainer = new Drainer({ outbox, transport, deviceId: DEVICE, batchMax: BATCH, inflightMax: INFLIGHT, logger: quiet });
@@ -157,7 +160,9 @@ async function main(): Promise<void> {
     const msgs = transport.sizes.length;
     if (msgs !== sizes.length || transport.sizes.some((n, i) => n !== sizes[i])) console.error('warn: the bare runs sent other message sizes than the drain');
 
+    const bareCpu1 = process.cpuUsage();
     const bareAfter = await barePublish(broker.url, topic, transport.sizes, INFLIGHT);
+    const bareCpuAfter = process.cpuUsage(bareCpu1);
 
     const drainRate = TOTAL / drainS;
     const drainMBs = drainBytes / 1e6 / drainS;
@@ -168,6 +173,10 @@ async function main(): Promise<void> {
     console.log(`bare mqtt.js: ${bareMBs.toFixed(1)} MB/s (before ${bareRate(bareBefore).toFixed(1)} MB/s in ${bareBefore.seconds.toFixed(2)} s, after ${bareRate(bareAfter).toFixed(1)} MB/s in ${bareAfter.seconds.toFixed(2)} s), ${((TOTAL / drainBytes) * bareMBs * 1e6).toFixed(0)} results/s equivalent`);
     console.log(`ratio (drainer / bare, bytes/s): ${((drainMBs / bareMBs) * 100).toFixed(0)}%`);
     const other = drainS * 1000 - outbox.ms.take - outbox.ms.ack - transport.publishMs;
+    // CPU seconds of this process per run: what each side costs, whatever the machine's load.
+    const cpuS = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1e6;
+    const bareCpuS = (cpuS(bareCpuBefore) + cpuS(bareCpuAfter)) / 2;
+    console.log(`CPU (this process): drainer ${cpuS(cpu).toFixed(2)} s, bare ${bareCpuS.toFixed(2)} s (before ${cpuS(bareCpuBefore).toFixed(2)}, after ${cpuS(bareCpuAfter).toFixed(2)}); bare / drainer ${((bareCpuS / cpuS(cpu)) * 100).toFixed(0)}%; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log(`drainer main-thread time: take ${(outbox.ms.take / 1000).toFixed(2)} s, ack ${(outbox.ms.ack / 1000).toFixed(2)} s, publish call ${(transport.publishMs / 1000).toFixed(2)} s, rest (build, mqtt.js I/O, idle) ${(other / 1000).toFixed(2)} s; process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (user ${(cpu.user / 1e6).toFixed(2)}, sys ${(cpu.system / 1e6).toFixed(2)}); written to storage while draining ${mb(written)} MB`);
   } finally {
     await broker.remove();

@@ -57,7 +57,6 @@ export class OutboxConnection {
       add: db.prepare<[number, Counter]>('UPDATE meta SET value = value + ? WHERE key = ?'),
       setLastDelivery: db.prepare<[string]>("UPDATE meta SET value = ? WHERE key = 'last_delivery'"),
       setSeqReserved: db.prepare<[number]>("UPDATE meta SET value = ? WHERE key = 'seq_reserved'"),
-      queuedBytes: db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'queued_bytes'"),
     };
   }
 
@@ -161,11 +160,6 @@ export class OutboxConnection {
 
   setSeqReserved(seq: number): void {
     this.st.setSeqReserved.run(seq);
-  }
-
-
-  queuedBytes(): number {
-    return Number(this.st.queuedBytes.get()?.value ?? 0);
   }
 
   meta(): Meta {

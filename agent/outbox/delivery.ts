@@ -59,37 +59,35 @@ export class PendingAcks {
 }
 
 /**
- * JSON bytes of the rows take() handed out lately, by seq (a window of consecutive seqs,
+ * JSON bytes of the rows take() handed out lately, by seq (a ring over the last 64 K seqs,
  * -1 where take skipped one): acks of those rows are counted without reading them again.
  * Cleared when the database is replaced.
  */
 export class HandedOut {
-  private static readonly MAX = 65_536;
-  private base = 0;
-  private sizes: number[] = [];
+  private static readonly SIZE = 65_536;
+  private readonly ring = new Int32Array(HandedOut.SIZE);
+  /** Seqs lo..hi are in the ring (empty when hi < lo). */
+  private lo = 1;
+  private hi = 0;
 
   record(seq: number, bytes: number): void {
-    const next = this.base + this.sizes.length;
-    if (this.sizes.length === 0 || seq < next || seq - next > 1024) {
+    if (this.hi < this.lo || seq <= this.hi || seq - this.hi > 1024) {
       // A rewind, or a jump: start a new window.
-      this.base = seq;
-      this.sizes = [];
+      this.lo = seq;
     } else {
-      for (let s = next; s < seq; s++) this.sizes.push(-1);
+      for (let s = this.hi + 1; s < seq; s++) this.ring[s % HandedOut.SIZE] = -1;
     }
-    this.sizes.push(bytes);
-    if (this.sizes.length > HandedOut.MAX) {
-      this.sizes = this.sizes.slice(HandedOut.MAX / 2);
-      this.base += HandedOut.MAX / 2;
-    }
+    this.ring[seq % HandedOut.SIZE] = bytes;
+    this.hi = seq;
+    if (this.hi - this.lo >= HandedOut.SIZE) this.lo = this.hi - HandedOut.SIZE + 1;
   }
 
   /** Bytes of seqs lo..hi if take() handed out every one of them, else undefined. */
   bytes(lo: number, hi: number): number | undefined {
-    if (lo < this.base || hi >= this.base + this.sizes.length) return undefined;
+    if (lo < this.lo || hi > this.hi) return undefined;
     let n = 0;
-    for (let i = lo - this.base; i <= hi - this.base; i++) {
-      const b = this.sizes[i]!;
+    for (let s = lo; s <= hi; s++) {
+      const b = this.ring[s % HandedOut.SIZE]!;
       if (b < 0) return undefined;
       n += b;
     }
@@ -97,7 +95,8 @@ export class HandedOut {
   }
 
   clear(): void {
-    this.sizes = [];
+    this.lo = 1;
+    this.hi = 0;
   }
 }
 
