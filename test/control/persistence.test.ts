@@ -94,6 +94,8 @@ test('stop persists across restarts (connected, reporting state, not probing); a
   const config = controlConfig(dir, device, broker.url);
   const first = pool.start(dir, config);
   await first.waitForLog(/committed file-lo4: seq/, 20_000);
+  // Commands are not retained: a result can be committed before the agent has subscribed.
+  await cloud.waitState(() => true, 15_000, 'the agent connected');
   const stop = await cloud.call({ id: 'stop-1', command: 'stop' });
   assert.deepEqual(stop, { id: 'stop-1', status: 'ok', result: { monitoring_enabled: false, changed: true } });
   await cloud.waitState((s) => !s.monitoring_enabled);
