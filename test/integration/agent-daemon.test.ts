@@ -137,8 +137,9 @@ test('broker down for a while, then back: every result delivered once (after ded
   const agent = AgentProcess.start(dir, loopbackConfig(dir, { uplink: { profile: 'mqtt', url: broker.url } }));
   t.after(() => agent.stop());
   await sub.waitForCount(() => true, 1, 15_000);
-  await sub.close();
+  // Broker first: a result the broker acknowledged after this subscriber left would reach nobody.
   await broker.stop();
+  await sub.close();
   await new Promise((r) => setTimeout(r, 4000)); // probing goes on, results buffer
   await broker.restart();
   const sub2 = await MqttSubscriber.connect(broker.url, ['/devices/pi-e2e/events']);
