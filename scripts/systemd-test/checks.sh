@@ -45,7 +45,10 @@ check no-restarts "NRestarts=$(prop NRestarts)" [ "$(prop NRestarts)" = 0 ]
 wait_for $((START_WAIT / 4)) status_has 'results buffered'
 STATUS=$(systemctl status "$U" --no-pager 2>&1 | grep -E '^ *Status:' | sed 's/^ *//')
 check status-line "$STATUS" grep -qE '^Status: "probing 1 target, [0-9,]+ results? buffered, no uplink' <<< "$STATUS"
-check ready-logged "$(journal | grep -m1 'systemd: ready')" journal_has '^info: systemd: ready; watchdog ping every 15 s while healthy$'
+# Pings at half of WatchdogSec (30s in the unit: every 15 s; a drop-in may change it).
+WD=$(prop WatchdogUSec)
+case $WD in *min) HALF=$(( ${WD%min} * 30 )) ;; *s) HALF=$(( ${WD%s} / 2 )) ;; *) HALF="?($WD)" ;; esac
+check ready-logged "$(journal | grep -m1 'systemd: ready') (WatchdogSec $WD)" journal_has "^info: systemd: ready; watchdog ping every $HALF s while healthy\$"
 
 # 2. Identity and privileges: the fleetprobe user, CAP_NET_RAW only (bit 13: 0x2000), no
 #    new privileges, seccomp on; the same for the engine child.
