@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // fleetprobe-update: the root half of the remote update, run by fleetprobe-update.service
 // when fleetprobe-update.path sees the agent's request. One request per run.
 import { spawnSync } from 'node:child_process';
