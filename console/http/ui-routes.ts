@@ -132,6 +132,7 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
       if (path !== '/ui' && !path.startsWith('/ui/')) return false;
       if (path === '/ui/login') {
         if (method === 'POST') await login(req, res);
+        else if (read && sessionOf(req)) redirect(res, '/ui/');
         else if (read) html(res, 200, loginPage(null));
         else throw new HttpError(405, 'use GET or POST');
         return true;

@@ -40,6 +40,8 @@ test('login sets an HttpOnly, SameSite=Strict session cookie (no Secure on plain
   const { cookie, setCookie } = await login();
   assert.match(setCookie, /^fp_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
   assert.ok(!setCookie.includes(TOKEN));
+  const again = await fetch(`${c.httpUrl}/ui/login`, { headers: { cookie }, redirect: 'manual' });
+  assert.equal(again.status, 303, 'logged in: the login page sends you on');
   const page = await fetch(`${c.httpUrl}/ui/`, { headers: { cookie } });
   assert.equal(page.status, 200);
   assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'; style-src 'self'/);
