@@ -114,6 +114,10 @@ test('7 days from 5-minute buckets, the offline hours a gap; a year from 1-hour 
     assert.ok(points >= 2016 - 84 - 3 && points <= 2016 - 84 + 2, `${probe}: ${points} buckets`);
     assert.equal(gaps, 1, `${probe}: one gap, the offline hours`);
   }
+  // The caption sums the range up as SmokePing's legend does; the loss episodes show in its max.
+  await page.locator('figure.chart[data-probe="isp-gateway"] .stats', { hasText: /median avg [\d.]+ ms, now [\d.]+ ms \([\d.]+ ms – [\d.]+ ms\) · loss avg [\d.]+%, max (\d+)%/ }).waitFor();
+  const maxLoss = Number(/max (\d+)%/.exec((await page.locator('figure.chart[data-probe="isp-gateway"] .stats').textContent()) ?? '')?.[1]);
+  assert.ok(maxLoss >= 40 && maxLoss <= 80, `the worst 5 minutes lost ${maxLoss}% (60% for an hour)`);
   await page.locator('figure.chart').first().scrollIntoViewIfNeeded();
   await page.waitForTimeout(500);
   await page.locator('section.panel').first().screenshot({ path: join(SHOTS, 'device-week.png') });
