@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
+import type { ConsoleInfo } from '../console/api/types.js';
 import { freePort } from '../test/helpers/mosquitto.js';
 import { result, telemetry } from '../test/console/helpers.js';
 import { fmt, percentile } from './stats.js';
@@ -29,9 +30,9 @@ writeFileSync(join(dir, 'console.json'), JSON.stringify({ admin_token: TOKEN, lo
 const bin = new URL('../console/bin/fleetprobe-console.js', import.meta.url).pathname;
 const child = spawn(process.execPath, [bin, 'serve', '--config', join(dir, 'console.json'), '--state-dir', join(dir, 'state'), '--http-port', String(httpPort), '--mqtt-port', String(mqttPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('is running') && resolve()));
-const api = async (method: string, path: string, body?: unknown): Promise<any> => {
+const api = async <T,>(method: string, path: string, body?: unknown): Promise<T> => {
   const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-  return res.json();
+  return (await res.json()) as T;
 };
 
 function sample(): { rssMb: number; cpuS: number } {
@@ -94,7 +95,7 @@ async function phase(seconds: number, periodMs: number | null): Promise<{ latenc
 
 const steady = await phase(SECONDS, 5000);
 const burst = await phase(BURST, null);
-const stats = await api('GET', '/api/console');
+const stats = await api<ConsoleInfo>('GET', '/api/console');
 const row = (name: string, p: Awaited<ReturnType<typeof phase>>): string =>
   `| ${name} | ${(p.results / p.wallS).toFixed(0)} | ${fmt(percentile(p.latencies, 50), 1)} / ${fmt(percentile(p.latencies, 99), 1)} | ${fmt(Math.max(...p.rss), 0)} | ${fmt((p.cpuS / p.wallS) * 100, 0)} % |`;
 console.log(`\nconsole RSS idle ${idle.rssMb.toFixed(0)} MB, with ${N} connections ${connected.rssMb.toFixed(0)} MB`);

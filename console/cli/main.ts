@@ -43,6 +43,8 @@ running from the state directory) and --token (or FLEETPROBE_CONSOLE_TOKEN, --to
 default: DIR/admin-token).
 `;
 
+const CLIENT_COMMANDS = ['devices', 'config', 'command', 'commands', 'results', 'history', 'mosquitto-files'];
+
 export interface Io {
   stdout: Out;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
@@ -71,6 +73,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       if (rest[0] !== 'reset' || rest.length > 1) throw new UsageError('expected: token reset');
       return tokenReset(stateDir, io);
     }
+    if (!CLIENT_COMMANDS.includes(cmd)) throw new UsageError(`unknown command "${cmd}" (see fleetprobe-console --help)`);
     const api = new ApiClient(clientSettings({ ...(g.url ? { url: g.url } : {}), ...(g.token ? { token: g.token } : {}), ...(g['token-file'] ? { tokenFile: g['token-file'] } : {}) }, io.env, stateDir));
     if (cmd === 'mosquitto-files') {
       const { values } = parseCommandArgs(rest, { 'password-file': { type: 'string' }, 'acl-file': { type: 'string' } });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../../agent/core/logger.js';
 import type { ProbeResult } from '../../agent/core/result.js';
+import type { ErrorBody } from '../../console/api/types.js';
 import { parseConsoleConfig } from '../../console/config.js';
 import { startConsole, type RunningConsole } from '../../console/main.js';
 
@@ -23,7 +24,7 @@ export class MemoryLogger implements Logger {
 export interface TestConsole extends RunningConsole {
   dir: string;
   logger: MemoryLogger;
-  api<T = any>(method: string, path: string, body?: unknown, opts?: { token?: string | null; contentType?: string }): Promise<{ status: number; body: T }>;
+  api<T = unknown>(method: string, path: string, body?: unknown, opts?: { token?: string | null; contentType?: string }): Promise<{ status: number; body: T & Partial<ErrorBody> }>;
   remove(): Promise<void>;
 }
 
@@ -33,7 +34,7 @@ export async function startTestConsole(extra: Record<string, unknown> = {}, opts
   const logger = new MemoryLogger();
   const cfg = parseConsoleConfig({ state_dir: dir, admin_token: TOKEN, http: { port: 0 }, broker: { port: 0 }, ...extra }, 'test');
   const c = await startConsole({ ...cfg, state_dir: dir }, logger, opts.now);
-  const api = async (method: string, path: string, body?: unknown, o: { token?: string | null; contentType?: string } = {}) => {
+  const api = async <T,>(method: string, path: string, body?: unknown, o: { token?: string | null; contentType?: string } = {}): Promise<{ status: number; body: T & Partial<ErrorBody> }> => {
     const headers: Record<string, string> = {};
     const token = o.token === undefined ? TOKEN : o.token;
     if (token !== null) headers.authorization = `Bearer ${token}`;
@@ -50,7 +51,7 @@ export async function startTestConsole(extra: Record<string, unknown> = {}, opts
     } catch {
       // plain text (generated files)
     }
-    return { status: res.status, body: parsed as any };
+    return { status: res.status, body: parsed as never };
   };
   return Object.assign(c, {
     dir, logger, api,
@@ -90,6 +91,17 @@ export function es256Jwt(key: KeyObject, claims: Record<string, unknown>): strin
   const enc = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
   const data = `${enc({ alg: 'ES256', typ: 'JWT' })}.${enc(claims)}`;
   return `${data}.${sign('sha256', Buffer.from(data), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+}
+
+export function rs256Jwt(key: KeyObject, claims: Record<string, unknown>): string {
+  const enc = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const data = `${enc({ alg: 'RS256', typ: 'JWT' })}.${enc(claims)}`;
+  return `${data}.${sign('sha256', Buffer.from(data), key).toString('base64url')}`;
+}
+
+export function rsaKeyPair(): { privateKey: KeyObject; publicPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 }
 
 export function result(name: string, ts: number, rtts: Array<number | null>, target = '127.0.0.1'): ProbeResult {

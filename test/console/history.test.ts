@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { deviceClient, result, startTestConsole, telemetry, type TestConsole } from './helpers.js';
+import type { HistoryBody, RegisteredBody } from '../../console/api/types.js';
 
 let c: TestConsole;
 let dev: MqttClient;
@@ -23,7 +24,7 @@ async function send(rounds: Array<{ ts: number; rtts: Array<number | null>; name
 
 before(async () => {
   c = await startTestConsole();
-  const pw = (await c.api('POST', '/api/devices', { id: 'pi-h' })).body.registered[0].password;
+  const pw = (await c.api<RegisteredBody>('POST', '/api/devices', { id: 'pi-h' })).body.registered[0]!.password!;
   dev = await deviceClient(c.mqttUrls[0]!, { clientId: 'pi-h', username: 'pi-h', password: pw });
   // 40 days of one round an hour, except days 10..12 ago (the device was off).
   const rounds = [];
@@ -44,7 +45,7 @@ after(async () => {
 });
 
 const history = async (q: string) => {
-  const r = await c.api('GET', `/api/devices/pi-h/history?${q}`);
+  const r = await c.api<HistoryBody>('GET', `/api/devices/pi-h/history?${q}`);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return r.body;
 };
@@ -53,16 +54,16 @@ test('an hour: raw rounds with every packet', async () => {
   const h = await history(`from=${lastHour}&to=${lastHour + HOUR}`);
   assert.equal(h.resolution, 'raw');
   assert.equal(h.series.length, 1);
-  const pts = h.series[0].points;
+  const pts = h.series[0]!.points;
   assert.equal(pts.length, 720);
-  assert.deepEqual(pts[0].rtts, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  assert.equal(pts[0].loss_pct, 0);
+  assert.deepEqual(pts[0]!.rtts, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.equal(pts[0]!.loss_pct, 0);
 });
 
 test('a day: 5-minute buckets with percentiles over every packet and loss', async () => {
   const h = await history(`from=${lastHour - 23 * HOUR}&to=${lastHour + HOUR}`);
   assert.equal(h.resolution, 300);
-  const pts = h.series[0].points;
+  const pts = h.series[0]!.points;
   const last = pts.filter((p: { t: string }) => Date.parse(p.t) >= lastHour);
   assert.equal(last.length, 12);
   for (const p of last) {
@@ -77,31 +78,31 @@ test('a day: 5-minute buckets with percentiles over every packet and loss', asyn
   }
   const earlier = pts.filter((p: { t: string }) => Date.parse(p.t) < lastHour);
   assert.equal(earlier.length, 23, 'one bucket per hourly round');
-  assert.equal(earlier[0].loss_pct, 25);
-  assert.equal(earlier[0].median, 20);
+  assert.equal(earlier[0]!.loss_pct, 25);
+  assert.equal(earlier[0]!.median, 20);
 });
 
 test('a month: 1-hour buckets, the offline days are a gap, not interpolated', async () => {
   const h = await history('from=-30d');
   assert.equal(h.resolution, 3600);
-  const ts = h.series[0].points.map((p: { t: string }) => Date.parse(p.t));
+  const ts = h.series[0]!.points.map((p: { t: string }) => Date.parse(p.t));
   const inGap = ts.filter((t: number) => t > lastHour - 12 * 24 * HOUR && t < lastHour - 10 * 24 * HOUR);
   assert.deepEqual(inGap, []);
-  const hour = h.series[0].points.find((p: { t: string }) => Date.parse(p.t) === lastHour);
+  const hour = h.series[0]!.points.find((p) => Date.parse(p.t) === lastHour)!;
   assert.equal(hour.rounds, 720);
   assert.equal(hour.median, 5.5);
   // 30 days of hourly buckets minus the 48 missing hours (and the current, unfinished hour).
   assert.ok(ts.length >= 30 * 24 - 48 - 2 && ts.length <= 30 * 24 - 48 + 1, String(ts.length));
-  assert.ok((await history('from=-1y')).series[0].points.length > ts.length);
+  assert.ok((await history('from=-1y')).series[0]!.points.length > ts.length);
 });
 
 test('a late backlog lands in buckets already computed and they are recomputed', async () => {
   const bucket = lastHour - 5 * HOUR;
-  const before = (await history(`from=${bucket}&to=${bucket + HOUR}&resolution=3600`)).series[0].points[0];
+  const before = (await history(`from=${bucket}&to=${bucket + HOUR}&resolution=3600`)).series[0]!.points[0]!;
   assert.equal(before.rounds, 1);
   await send([{ ts: bucket + 120_000, rtts: [100, 100, 100, 100] }]);
   await c.fleet.refreshRollups(0);
-  const after = (await history(`from=${bucket}&to=${bucket + HOUR}&resolution=3600`)).series[0].points[0];
+  const after = (await history(`from=${bucket}&to=${bucket + HOUR}&resolution=3600`)).series[0]!.points[0]!;
   assert.equal(after.rounds, 2);
   assert.equal(after.max, 100);
   assert.equal(after.loss_pct, 12.5);
@@ -109,7 +110,7 @@ test('a late backlog lands in buckets already computed and they are recomputed',
 
 test('bad ranges and resolutions are one-line 400s', async () => {
   for (const q of ['from=yesterday', 'from=-1h&to=-2h', 'resolution=60']) {
-    const r = await c.api('GET', `/api/devices/pi-h/history?${q}`);
+    const r = await c.api<HistoryBody>('GET', `/api/devices/pi-h/history?${q}`);
     assert.equal(r.status, 400, q);
     assert.equal(typeof r.body.error, 'string');
   }

@@ -15,6 +15,7 @@ import { createTransport } from '../../agent/uplink/transport.js';
 import { createTestCa, type TestCa } from '../helpers/tls-fixtures.js';
 import { CaptureLogger, FAST_TIMING, syncedClock } from '../uplink/harness.js';
 import { connectCode, ecKeyPair, es256Jwt, result, startTestConsole, telemetry, waitUntil, type TestConsole } from './helpers.js';
+import type { ConfigBody, PushBody, RegisteredBody, StreamsBody } from '../../console/api/types.js';
 
 let pki: TestCa;
 let c: TestConsole;
@@ -37,9 +38,9 @@ after(async () => {
 test("the agent's iot-core uplink logs in with its JWT over TLS; events and config flow", { timeout: 60_000 }, async () => {
   const keys = generateDeviceKeys(keyDir);
   privateKeyPath = keys.privateKeyPath;
-  const reg = await c.api('POST', '/api/devices', { id: 'pi-iot', public_keys: [readFileSync(keys.publicKeyPath, 'utf8')] });
+  const reg = await c.api<RegisteredBody>('POST', '/api/devices', { id: 'pi-iot', public_keys: [readFileSync(keys.publicKeyPath, 'utf8')] });
   assert.equal(reg.status, 201, JSON.stringify(reg.body));
-  assert.equal(reg.body.registered[0].password, undefined);
+  assert.equal(reg.body.registered[0]?.password, undefined);
   const tlsUrl = c.mqttUrls.find((u) => u.startsWith('mqtts://'))!;
   const cfg: IotCoreUplinkConfig = {
     ...iotCoreUplinkSchema.parse({ profile: 'iot-core', host: '127.0.0.1', ...IOT, private_key_file: keys.privateKeyPath, ca_file: pki.caCert }),
@@ -55,9 +56,9 @@ test("the agent's iot-core uplink logs in with its JWT over TLS; events and conf
   await up;
   try {
     await t.publishEvent(telemetry('pi-iot', 'iot-stream', [{ seq: 1, r: result('gw', Date.now(), [3]) }, { seq: 2, r: result('gw', Date.now(), [4]) }]));
-    const streams = (await c.api('GET', '/api/devices/pi-iot/streams')).body.streams;
-    assert.equal(streams[0].results, 2);
-    const push = await c.api('PUT', '/api/devices/pi-iot/config', { probes: [] });
+    const streams = (await c.api<StreamsBody>('GET', '/api/devices/pi-iot/streams')).body.streams;
+    assert.equal(streams[0]?.results, 2);
+    const push = await c.api<PushBody>('PUT', '/api/devices/pi-iot/config', { probes: [] });
     assert.equal(push.body.published, true);
     await waitUntil('the config reached the device', 5000, async () => control.some((m) => m.kind === 'config'));
     assert.equal(JSON.parse(control.find((m) => m.kind === 'config')!.payload.toString()).version, 1);
@@ -68,7 +69,7 @@ test("the agent's iot-core uplink logs in with its JWT over TLS; events and conf
 
 test('a JWT ends its connection when it expires, as IoT Core did', { timeout: 30_000 }, async () => {
   const k = ecKeyPair();
-  await c.api('POST', '/api/devices', { id: 'pi-short', public_keys: [k.publicPem] });
+  await c.api<RegisteredBody>('POST', '/api/devices', { id: 'pi-short', public_keys: [k.publicPem] });
   const tlsUrl = c.mqttUrls.find((u) => u.startsWith('mqtts://'))!;
   const now = Math.floor(Date.now() / 1000);
   const client = await connectAsync(tlsUrl, {
@@ -86,7 +87,7 @@ test('a JWT ends its connection when it expires, as IoT Core did', { timeout: 30
 test('after a console restart the embedded broker holds every latest config again (retained)', { timeout: 30_000 }, async () => {
   await c.stop();
   c = await startTestConsole({ broker: { port: null, tls: { port: 0, cert_file: pki.server.cert, key_file: pki.server.key } } }, { dir: c.dir });
-  assert.equal((await c.api('GET', '/api/devices/pi-iot/config')).body.pushed.version, 1, 'the store survived');
+  assert.equal((await c.api<ConfigBody>('GET', '/api/devices/pi-iot/config')).body.pushed?.version, 1, 'the store survived');
   // pi-iot's config (pushed before the restart) is retained again: a subscriber gets it at once.
   const tlsUrl = c.mqttUrls.find((u) => u.startsWith('mqtts://'))!;
   const now = Math.floor(Date.now() / 1000);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { freePort } from '../helpers/mosquitto.js';
+import type { DeviceBody, ResultsBody } from '../../console/api/types.js';
 import { waitUntil } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -74,19 +75,19 @@ test('one command: URL and login printed, the local agent results readable throu
   const url = /API:\s+(http:\/\/127\.0\.0\.1:\d+)\/api\//.exec(s.out())?.[1];
   const token = /admin token (fpc_\S+)/.exec(s.out())?.[1];
   assert.ok(url && token, s.out());
-  const get = async (path: string, t: string | null = token) => {
+  const get = async <T,>(path: string, t: string | null = token): Promise<{ status: number; body: T }> => {
     const res = await fetch(`${url}${path}`, { headers: t ? { authorization: `Bearer ${t}` } : {} });
-    return { status: res.status, body: (await res.json()) as any };
+    return { status: res.status, body: (await res.json()) as T };
   };
   assert.equal((await get('/api/devices', null)).status, 401);
   const started = Date.now();
   const results = await waitUntil(`results of both loopback probes (log: ${s.err().slice(-2000)})`, 60_000, async () => {
-    const r = (await get('/api/devices/local-agent/results?from=-10m')).body.results as Array<{ name: string; received: number; sent: number }>;
+    const r = (await get<ResultsBody>('/api/devices/local-agent/results?from=-10m')).body.results;
     return r.some((x) => x.name === 'loopback-v4') && r.some((x) => x.name === 'loopback-v6') ? r : null;
   });
   assert.ok(Date.now() - started < 60_000);
   for (const r of results) assert.equal(r.received, r.sent, JSON.stringify(r));
-  const dev = (await get('/api/devices/local-agent')).body.device;
+  const dev = (await get<DeviceBody>('/api/devices/local-agent')).body.device;
   assert.equal(dev.online, true);
   assert.equal(dev.agent_version, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
 
@@ -102,7 +103,7 @@ test('one command: URL and login printed, the local agent results readable throu
   const push = await cli(['config', 'push', 'local-agent', cfgFile]);
   assert.equal(push.code, 0, push.stderr);
   assert.deepEqual(JSON.parse(push.stdout), { version: 1, published: true });
-  await waitUntil('config applied', 20_000, async () => (await get('/api/devices/local-agent')).body.device.config.status === 'applied');
+  await waitUntil('config applied', 20_000, async () => (await get<DeviceBody>('/api/devices/local-agent')).body.device.config.status === 'applied');
   writeFileSync(cfgFile, JSON.stringify({ probes: [{ name: 'x', ip_address: 'not an address' }] }));
   const bad = await cli(['config', 'push', 'local-agent', cfgFile]);
   assert.equal(bad.code, 1);
@@ -125,6 +126,13 @@ test('a second start does not print the token again; token reset makes a new one
   assert.doesNotMatch(s.out(), /fpc_/);
   assert.match(s.out(), /admin token created at first start/);
   const url = /API:\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(s.out())![1]!;
+  // The local agent got a new password at this start and delivers again.
+  const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
+  const since = new Date().toISOString();
+  await waitUntil(`new results after the restart (log: ${s.err().slice(-1500)})`, 60_000, async () => {
+    const res = await fetch(`${url}/api/devices/local-agent/results?from=${since}`, { headers: { authorization: `Bearer ${token}` } });
+    return ((await res.json()) as { results: unknown[] }).results.length > 0;
+  });
   const port = Number(new URL(url).port);
   const clash = spawnSync(process.execPath, [...startArgs(), '--state-dir', join(dir, 'other'), '--http-port', String(port), '--mqtt-port', '0'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(clash.status, 2, clash.stderr);
