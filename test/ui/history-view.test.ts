@@ -13,6 +13,8 @@ import type { ProbeResult } from '../../agent/core/result.js';
 import { consoleTopics } from '../../console/topics.js';
 import { deviceClient, result, startTestConsole, telemetry, TOKEN, waitUntil, type TestConsole } from '../console/helpers.js';
 import type { AgentState } from '../../agent/core/control.js';
+import type { DevicesBody, StreamsBody } from '../../console/api/types.js';
+import type { ChartData } from '../../console/http/ui-series.js';
 import { launchChromium, logIn, screenshotDir } from './harness.js';
 
 const SHOTS = screenshotDir();
@@ -87,12 +89,12 @@ test('a week of rounds arrives over MQTT and is rolled up', async () => {
     await device.publishAsync(topic, telemetry(DEV, 'history-stream', items), { qos: 1 });
   }
   await waitUntil('every round stored', 60_000, async () => {
-    const s = await c.api('GET', `/api/devices/${DEV}/streams`);
+    const s = await c.api<StreamsBody>('GET', `/api/devices/${DEV}/streams`);
     return s.body.streams[0]?.results === total;
   });
   await device.publishAsync(consoleTopics('').forDevice(DEV).state, Buffer.from(JSON.stringify(state(DEV, { uptime_s: 7 * 86_400 }))), { qos: 1 });
   await c.fleet.refreshRollups(0);
-  const day = await c.api('GET', `/api/ui/devices/${DEV}/chart?from=${Date.now() - 7 * DAY}&to=${Date.now()}`);
+  const day = await c.api<ChartData>('GET', `/api/ui/devices/${DEV}/chart?from=${Date.now() - 7 * DAY}&to=${Date.now()}`);
   assert.equal(day.body.stepS, 300);
   // Large answers travel gzipped to clients that take it (fetch decodes them).
   const gz = await fetch(`${c.httpUrl}/api/ui/devices/${DEV}/chart?from=${Date.now() - 7 * DAY}`, { headers: { authorization: `Bearer ${TOKEN}`, 'accept-encoding': 'gzip' } });
@@ -175,8 +177,8 @@ test('fleet list: several devices with their state; filter for problems, sort by
       if (!o.online) await cl.endAsync();
     }
     await waitUntil('every state stored', 20_000, async () => {
-      const d = await c.api('GET', '/api/devices');
-      return d.body.devices.filter((x: { agent_version: string | null }) => x.agent_version !== null).length === others.length + 1;
+      const d = await c.api<DevicesBody>('GET', '/api/devices');
+      return d.body.devices.filter((x) => x.agent_version !== null).length === others.length + 1;
     });
     await c.fleet.refreshRollups(0);
 

@@ -4,9 +4,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import type { CommandsBody } from '../../console/api/types.js';
 import { createConsoleUi } from '../../console/http/ui-routes.js';
+import { SqliteStore } from '../../console/store/sqlite-store.js';
 import { startTestConsole, TOKEN, type TestConsole } from '../console/helpers.js';
 import { createTestCa, type TestCa } from '../helpers/tls-fixtures.js';
 
@@ -70,7 +73,7 @@ test('state changes with a session need the CSRF token and the same origin; the 
   assert.equal((await post({ cookie, 'x-csrf-token': csrf, origin: `https://${host}` })).status, 202);
   assert.equal((await post({ cookie, 'x-csrf-token': csrf, origin: 'null' })).status, 403);
   assert.equal((await post({ authorization: `Bearer ${TOKEN}` })).status, 202);
-  const commands = await c.api('GET', '/api/devices/pi-csrf/commands');
+  const commands = await c.api<CommandsBody>('GET', '/api/devices/pi-csrf/commands');
   assert.equal(commands.body.commands.length, 4, 'only the accepted requests made commands');
   // Logging in from another site's form is refused too (login CSRF).
   const cross = await fetch(`${c.httpUrl}/ui/login`, form(TOKEN, { origin: 'http://attacker.example' }));
@@ -142,7 +145,8 @@ test('behind a TLS reverse proxy (X-Forwarded-Proto: https) the cookie gets Secu
 
 test('over TLS the cookie gets Secure', async () => {
   const ca: TestCa = await createTestCa('fleetprobe-ui-test-ca');
-  const ui = createConsoleUi({ store: { } as never, checkAdmin: (s) => s === TOKEN });
+  const store = SqliteStore.open({ path: join(ca.dir, 'console.db'), synchronous: 'normal' });
+  const ui = createConsoleUi({ store, checkAdmin: (s) => s === TOKEN });
   const server = https.createServer({ cert: readFileSync(ca.server.cert), key: readFileSync(ca.server.key) }, (req, res) => {
     void ui.handle(req, res).then((done) => {
       if (!done) res.writeHead(404).end();
@@ -162,6 +166,7 @@ test('over TLS the cookie gets Secure', async () => {
     assert.match(setCookie, /; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
   } finally {
     server.close();
+    await store.close();
     await ca.remove();
   }
 });
