@@ -104,6 +104,8 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
     }
     recent.push(t);
     failures.set(client, recent);
+    // Many addresses guessing once each must not grow the map without bound.
+    if (failures.size > 10_000) for (const [k, v] of failures) if (t - v.at(-1)! >= 60_000) failures.delete(k);
     // A slow answer to a wrong secret; the per-minute cap above is the real limit.
     await new Promise((r) => setTimeout(r, FAIL_DELAY_MS));
     html(res, 401, loginPage('Wrong password or token.'));
