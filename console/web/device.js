@@ -113,7 +113,7 @@ export function deviceView(root, nav, id) {
       ['Monitoring', d.monitoring_enabled === null ? '–' : d.monitoring_enabled ? 'running' : 'stopped'],
       ['Probes', num(d.probes)],
       ['Config', h('span', { class: `config ${c.tone}`, id: 'fact-config' }, c.text)],
-      ['Outbox', d.outbox === null ? '–' : `${num(d.outbox.rows)} rows${d.outbox.oldest ? `, oldest ${d.outbox.oldest}` : ''}`],
+      ['Outbox', d.outbox === null ? '–' : `${num(d.outbox.rows)} row${d.outbox.rows === 1 ? '' : 's'}${d.outbox.oldest ? `, oldest ${d.outbox.oldest}` : ''}`],
       ['Last delivery', d.last_delivery ? ago(Date.parse(d.last_delivery), detail.now) : 'never'],
       ['Dropped', num(d.dropped_total)],
       ['Uptime', duration(d.uptime_s)],
