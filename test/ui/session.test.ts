@@ -104,7 +104,7 @@ test('a session ends after 2 h idle or 12 h in all, and at logout', async () => 
   assert.equal((await fetch(`${c.httpUrl}/api/devices`, { headers: { cookie: d.cookie } })).status, 401);
 });
 
-test('wrong secrets answer 401; the sixth failure within a minute answers 429, even with the right one', async () => {
+test('wrong secrets answer 401; after five the form answers 429 for a minute, even to the right one, also when guesses come all at once', async () => {
   for (let i = 0; i < 5; i++) {
     const r = await fetch(`${c.httpUrl}/ui/login`, form(`wrong-${i}`));
     assert.equal(r.status, 401);
@@ -115,6 +115,11 @@ test('wrong secrets answer 401; the sixth failure within a minute answers 429, e
   assert.equal(locked.headers.get('set-cookie'), null);
   clock += 61_000;
   await login();
+  // Guesses sent all at once meet the same cap.
+  const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${c.httpUrl}/ui/login`, form(`burst-${i}`))));
+  const statuses = burst.map((r) => r.status).sort();
+  assert.deepEqual(statuses, [...new Array(5).fill(401), ...new Array(15).fill(429)]);
+  clock += 61_000;
 });
 
 test('files: a fixed table with ETag and gzip; nothing else is reachable under /ui/', async () => {
