@@ -94,8 +94,12 @@ async function fleet(deps: UiApiDeps): Promise<UiFleetDevice[]> {
   for (const d of devices) {
     let spark = deps.sparkCache.get(d.id);
     if (!spark || now - spark.at >= SPARK_TTL_MS) {
-      const data = await chartData(deps.store, { device: d.id, from: now - SPARK_SPAN_MS, to: now, stepS: SPARK_STEP_S });
-      spark = { at: now, values: sparkline(data) };
+      // A device not heard from in the window has nothing to draw: no queries for it.
+      const quiet = d.lastSeen === null || d.lastSeen < now - SPARK_SPAN_MS;
+      const values = quiet
+        ? new Array<number | null>(SPARK_SPAN_MS / (SPARK_STEP_S * 1000)).fill(null)
+        : sparkline(await chartData(deps.store, { device: d.id, from: now - SPARK_SPAN_MS, to: now, stepS: SPARK_STEP_S }));
+      spark = { at: now, values };
       deps.sparkCache.set(d.id, spark);
     }
     out.push({ ...deviceView(d, latest.get(d.id) ?? null), spark: { step_s: SPARK_STEP_S, from: spark.at - SPARK_SPAN_MS, values: spark.values } });
