@@ -98,7 +98,18 @@ export function deviceView(root, nav, id) {
     h('section', { class: 'panel' }, h('h2', {}, 'Latency'), controls, legend, chartMsg, chartBox),
     h('section', { class: 'panel', id: 'commands' }, h('h2', {}, 'Commands'), cmds.el),
     h('section', { class: 'panel', id: 'config' }, h('h2', {}, 'Config'), editor.el),
-    streamsBox));
+    streamsBox,
+    h('p', { class: 'remove' }, h('button', { type: 'button', id: 'device-remove', class: 'danger', onclick: remove }, 'Remove this device'))));
+
+  async function remove() {
+    if (!window.confirm(`Remove ${id}? Its credentials, results and commands are deleted, and its connection is ended.`)) return;
+    try {
+      await fleetApi.remove(id);
+      location.hash = '#/';
+    } catch (err) {
+      window.alert(`Not removed: ${err.message}`);
+    }
+  }
 
   function renderFacts(detail) {
     const d = detail.device;

@@ -207,3 +207,29 @@ test('fleet list: several devices with their state; filter for problems, sort by
     await Promise.all(clients.map((x) => x.endAsync(true).catch(() => undefined)));
   }
 });
+
+test('register a device from the fleet list (password shown once), then remove it from its page', async () => {
+  await page.goto(`${c.httpUrl}/ui/#/`);
+  await page.click('#register summary');
+  await page.fill('#register-id', 'pi-new-01');
+  await page.click('form.register button[type=submit]');
+  const password = (await page.locator('#register-password').textContent()) ?? '';
+  assert.ok(password.length >= 12, password);
+  await page.locator('#register-result pre.snippet', { hasText: `"url": "${c.mqttUrls[0]}"` }).waitFor();
+  // The password works: the new device can log in to the broker.
+  const dev = await deviceClient(c.mqttUrls[0]!, { clientId: 'pi-new-01', username: 'pi-new-01', password });
+  await dev.endAsync();
+  const row = page.locator('#fleet-table tr[data-device="pi-new-01"]');
+  await row.waitFor();
+  // The same id again is refused, with the console's reason.
+  await page.fill('#register-id', 'pi-new-01');
+  await page.click('form.register button[type=submit]');
+  await page.locator('#register-result', { hasText: /Not registered: .*pi-new-01/ }).waitFor();
+
+  await row.locator('a').click();
+  page.once('dialog', (d) => void d.accept());
+  await page.click('#device-remove');
+  await page.waitForURL(/#\/$/);
+  await row.waitFor({ state: 'detached' });
+  assert.equal((await c.api('GET', '/api/devices/pi-new-01')).status, 404);
+});
