@@ -119,7 +119,8 @@ test('7 days from 5-minute buckets, the offline hours a gap; a year from 1-hour 
   // The caption sums the range up as SmokePing's legend does; the loss episodes show in its max.
   await page.locator('figure.chart[data-probe="isp-gateway"] .stats', { hasText: /median avg [\d.]+ ms, now [\d.]+ ms \([\d.]+ ms – [\d.]+ ms\) · loss avg [\d.]+%, max (\d+)%/ }).waitFor();
   const maxLoss = Number(/max (\d+)%/.exec((await page.locator('figure.chart[data-probe="isp-gateway"] .stats').textContent()) ?? '')?.[1]);
-  assert.ok(maxLoss >= 40 && maxLoss <= 80, `the worst 5 minutes lost ${maxLoss}% (60% for an hour)`);
+  // 25 packets per bucket at 60% loss: the worst bucket of that hour lies well above 40%, below 100%.
+  assert.ok(maxLoss >= 40 && maxLoss < 100, `the worst 5 minutes lost ${maxLoss}% (60% for an hour)`);
   await page.locator('figure.chart').first().scrollIntoViewIfNeeded();
   await page.waitForTimeout(500);
   await page.locator('section.panel').first().screenshot({ path: join(SHOTS, 'device-week.png') });
