@@ -146,3 +146,24 @@ test('a second start does not print the token again; token reset makes a new one
   assert.notEqual(fresh, old);
   assert.equal(readFileSync(join(dir, 'admin-token'), 'utf8').trim(), fresh);
 });
+
+test('without CAP_NET_RAW the console runs and says in one line why the local agent cannot probe', { timeout: 60_000 }, async () => {
+  // The same command as an unprivileged user with no capabilities (setpriv from util-linux).
+  const state = mkdtempSync(join(tmpdir(), 'fp-console-nocap-'));
+  spawnSync('chown', ['nobody', state]);
+  const [http, mqtt] = [await freePort(), await freePort()];
+  const c = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, ...startArgs(), '--state-dir', join(state, 's'), '--http-port', String(http), '--mqtt-port', String(mqtt)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(c);
+  let out = '';
+  c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  c.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    await waitUntil(`the CAP_NET_RAW message (output: ${out})`, 30_000, async () => /error: the local agent needs CAP_NET_RAW/.test(out));
+    const res = await fetch(`http://127.0.0.1:${http}/api/devices`, { headers: { authorization: `Bearer ${/admin token (fpc_\S+)/.exec(out)![1]}` } });
+    assert.equal(res.status, 200, 'the console keeps serving');
+  } finally {
+    c.kill('SIGTERM');
+    await new Promise((r) => c.once('exit', r));
+    rmSync(state, { recursive: true, force: true });
+  }
+});
