@@ -134,6 +134,7 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
         return await handleUiApi({ store: deps.store, now, sparkCache }, req, res, url);
       }
       if (path !== '/ui' && !path.startsWith('/ui/')) return false;
+      if (assets.problem !== null) throw new HttpError(503, `${assets.problem}; the API under /api/ works`);
       if (path === '/ui/login') {
         if (method === 'POST') await login(req, res);
         else if (read && sessionOf(req)) redirect(res, '/ui/');

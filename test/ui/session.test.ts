@@ -2,8 +2,10 @@
 // attributes (Secure on TLS), CSRF and origin checks, expiry, the failed-login cap, and the
 // static files (CSP, gzip, ETag, no path outside the table).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -146,6 +148,23 @@ test('behind a TLS reverse proxy (X-Forwarded-Proto: https) the cookie gets Secu
   const r = await fetch(`${c.httpUrl}/ui/login`, form(TOKEN, { 'x-forwarded-proto': 'https', origin: `https://${host}` }));
   assert.equal(r.status, 303);
   assert.match(r.headers.get('set-cookie') ?? '', /; Secure$/);
+});
+
+test('without its files the UI answers 503 with the reason; the console is not held up by it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fp-ui-noweb-'));
+  const store = SqliteStore.open({ path: join(dir, 'console.db'), synchronous: 'normal' });
+  const ui = createConsoleUi({ store, checkAdmin: () => false, webRoot: '/nonexistent/web' });
+  const server = http.createServer((req, res) => void ui.handle(req, res).then((done) => done || res.writeHead(404).end()));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/ui/login`);
+    assert.equal(r.status, 503);
+    assert.match(((await r.json()) as { error: string }).error, /web UI's files are not installed .*\/nonexistent\/web/);
+  } finally {
+    server.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('over TLS the cookie gets Secure', async () => {
