@@ -3,7 +3,8 @@ import { gzipSync } from 'node:zlib';
 import { deviceView } from '../fleet/device-view.js';
 import { commandView } from '../fleet/commands.js';
 import type { ConfigRecord, DeviceRecord, Store } from '../store/store.js';
-import { chartData, sparkline } from './ui-series.js';
+import { chartData, sparkline, type ChartData } from './ui-series.js';
+import type { UiConfigDoc, UiDeviceBody, UiFleetBody, UiFleetDevice } from './ui-types.js';
 
 // Read-only views the web UI needs beyond the core API (under /api/ui/, same auth): the
 // fleet table with sparklines in one request, a device's page in one request, and chart
@@ -60,7 +61,8 @@ export async function handleUiApi(deps: UiApiDeps, req: IncomingMessage, res: Se
   const method = req.method ?? 'GET';
   if (path === '/api/ui/fleet') {
     allow(method, 'GET');
-    sendJson(res, 200, { now: deps.now(), devices: await fleet(deps) }, req);
+    const body: UiFleetBody = { now: deps.now(), devices: await fleet(deps) };
+    sendJson(res, 200, body, req);
     return true;
   }
   const m = /^\/api\/ui\/devices\/([^/]+)(\/chart)?$/.exec(path);
@@ -82,18 +84,22 @@ function allow(method: string, wanted: string): void {
   if (method !== wanted) throw new HttpError(405, `use ${wanted}`);
 }
 
-async function fleet(deps: UiApiDeps): Promise<unknown[]> {
+async function fleet(deps: UiApiDeps): Promise<UiFleetDevice[]> {
   const now = deps.now();
   const [devices, configs] = await Promise.all([deps.store.devices(), deps.store.latestConfigs({ unpublishedOnly: false })]);
   const latest = new Map(configs.map((c) => [c.device, c]));
-  const out: unknown[] = [];
+  const out: UiFleetDevice[] = [];
   const ids = new Set(devices.map((d) => d.id));
   for (const id of deps.sparkCache.keys()) if (!ids.has(id)) deps.sparkCache.delete(id);
   for (const d of devices) {
     let spark = deps.sparkCache.get(d.id);
     if (!spark || now - spark.at >= SPARK_TTL_MS) {
-      const data = await chartData(deps.store, { device: d.id, from: now - SPARK_SPAN_MS, to: now, stepS: SPARK_STEP_S });
-      spark = { at: now, values: sparkline(data) };
+      // A device not heard from in the window has nothing to draw: no queries for it.
+      const quiet = d.lastSeen === null || d.lastSeen < now - SPARK_SPAN_MS;
+      const values = quiet
+        ? new Array<number | null>(SPARK_SPAN_MS / (SPARK_STEP_S * 1000)).fill(null)
+        : sparkline(await chartData(deps.store, { device: d.id, from: now - SPARK_SPAN_MS, to: now, stepS: SPARK_STEP_S }));
+      spark = { at: now, values };
       deps.sparkCache.set(d.id, spark);
     }
     out.push({ ...deviceView(d, latest.get(d.id) ?? null), spark: { step_s: SPARK_STEP_S, from: spark.at - SPARK_SPAN_MS, values: spark.values } });
@@ -101,20 +107,19 @@ async function fleet(deps: UiApiDeps): Promise<unknown[]> {
   return out;
 }
 
-async function detail(deps: UiApiDeps, d: DeviceRecord): Promise<unknown> {
+async function detail(deps: UiApiDeps, d: DeviceRecord): Promise<UiDeviceBody> {
   const [latest, commands, streams, gaps] = await Promise.all([
     deps.store.latestConfig(d.id), deps.store.commands(d.id, 30), deps.store.streams(d.id), deps.store.gaps(d.id, 20),
   ]);
   const now = deps.now();
   const appliedVersion = d.state?.config_version ?? null;
   const applied = appliedVersion === null ? null : appliedVersion === latest?.version ? latest : await deps.store.configVersion(d.id, appliedVersion);
-  const doc = (c: ConfigRecord | null) => (c ? { version: c.version, document: c.document, pushed_at: new Date(c.pushedAt).toISOString() } : null);
+  const doc = (c: ConfigRecord | null): UiConfigDoc | null => (c ? { version: c.version, document: c.document, pushed_at: new Date(c.pushedAt).toISOString() } : null);
   return {
     now,
     device: deviceView(d, latest),
     state: d.state,
     latest_config: doc(latest),
-    /** The document of the version the device runs, if this console pushed it. */
     applied_config: doc(applied),
     commands: commands.map((c) => commandView(c, now)),
     streams,
@@ -122,7 +127,7 @@ async function detail(deps: UiApiDeps, d: DeviceRecord): Promise<unknown> {
   };
 }
 
-async function chart(deps: UiApiDeps, device: string, url: URL): Promise<unknown> {
+async function chart(deps: UiApiDeps, device: string, url: URL): Promise<ChartData> {
   const now = deps.now();
   const to = num(url.searchParams.get('to'), now, 'to');
   const from = num(url.searchParams.get('from'), to - 3600_000, 'from');

@@ -96,14 +96,18 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
     if (recent.length >= LOGIN_FAILURES_PER_MIN) {
       return html(res, 429, loginPage('Too many failed logins: wait a minute.'), { 'retry-after': '60' });
     }
+    // Counted before anything is awaited, so that guesses sent in parallel meet the cap too;
+    // a success clears the count.
+    recent.push(t);
+    failures.set(client, recent);
     const secret = new URLSearchParams(await readBody(req, 8192)).get('secret') ?? '';
     if (secret !== '' && (await deps.checkAdmin(secret))) {
       failures.delete(client);
       const { id } = sessions.create();
       return redirect(res, '/ui/', { 'set-cookie': sessionCookie(id, { secure: secure(req), maxAgeS: sessions.maxAgeS }) });
     }
-    recent.push(t);
-    failures.set(client, recent);
+    // Many addresses guessing once each must not grow the map without bound.
+    if (failures.size > 10_000) for (const [k, v] of failures) if (t - v.at(-1)! >= 60_000) failures.delete(k);
     // A slow answer to a wrong secret; the per-minute cap above is the real limit.
     await new Promise((r) => setTimeout(r, FAIL_DELAY_MS));
     html(res, 401, loginPage('Wrong password or token.'));
@@ -130,8 +134,10 @@ export function createConsoleUi(deps: ConsoleUiDeps): ConsoleUi {
         return await handleUiApi({ store: deps.store, now, sparkCache }, req, res, url);
       }
       if (path !== '/ui' && !path.startsWith('/ui/')) return false;
+      if (assets.problem !== null) throw new HttpError(503, `${assets.problem}; the API under /api/ works`);
       if (path === '/ui/login') {
         if (method === 'POST') await login(req, res);
+        else if (read && sessionOf(req)) redirect(res, '/ui/');
         else if (read) html(res, 200, loginPage(null));
         else throw new HttpError(405, 'use GET or POST');
         return true;

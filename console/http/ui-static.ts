@@ -47,15 +47,24 @@ export function defaultWebRoot(): string {
 export class StaticAssets {
   private readonly assets = new Map<string, Asset>();
 
+  /** Why the UI cannot be served (its files are not installed); null when it can. The API works either way. */
+  readonly problem: string | null = null;
+
   /** Files of `webRoot` by name, plus uPlot from node_modules as vendor/uplot.js and vendor/uplot.css. */
   constructor(webRoot: string) {
-    for (const name of readdirSync(webRoot)) {
-      const ext = name.slice(name.lastIndexOf('.'));
-      if (/^[a-z0-9-]+\.[a-z]+$/.test(name) && TYPES[ext]) this.add(name, readFileSync(join(webRoot, name)), TYPES[ext]);
+    try {
+      for (const name of readdirSync(webRoot)) {
+        const ext = name.slice(name.lastIndexOf('.'));
+        if (/^[a-z0-9-]+\.[a-z]+$/.test(name) && TYPES[ext]) this.add(name, readFileSync(join(webRoot, name)), TYPES[ext]);
+      }
+      const uplotDir = dirname(createRequire(import.meta.url).resolve('uplot'));
+      this.add('vendor/uplot.js', readFileSync(join(uplotDir, 'uPlot.esm.js')), TYPES['.js']!);
+      this.add('vendor/uplot.css', readFileSync(join(uplotDir, 'uPlot.min.css')), TYPES['.css']!);
+      if (!this.assets.has('index.html')) throw new Error(`no index.html in ${webRoot}`);
+    } catch (err) {
+      this.assets.clear();
+      this.problem = `the web UI's files are not installed (${(err as Error).message})`;
     }
-    const uplotDir = dirname(createRequire(import.meta.url).resolve('uplot'));
-    this.add('vendor/uplot.js', readFileSync(join(uplotDir, 'uPlot.esm.js')), TYPES['.js']!);
-    this.add('vendor/uplot.css', readFileSync(join(uplotDir, 'uPlot.min.css')), TYPES['.css']!);
   }
 
   has(name: string): boolean {

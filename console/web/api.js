@@ -56,7 +56,10 @@ export const fleetApi = {
   fleet: () => api('/api/ui/fleet'),
   device: (id) => api(`/api/ui/devices/${enc(id)}`),
   chart: (id, from, to) => api(`/api/ui/devices/${enc(id)}/chart?from=${Math.round(from)}&to=${Math.round(to)}`),
-  // The core API (console/api/routes.ts): check and push a config, send a command.
+  // The core API (console/api/routes.ts): register and remove devices, check and push a config, send a command.
+  register: (id) => api('/api/devices', { method: 'POST', body: { id } }),
+  remove: (id) => api(`/api/devices/${enc(id)}`, { method: 'DELETE' }),
+  console: () => api('/api/console'),
   check: (id, text) => api(`/api/devices/${enc(id)}/config/check`, { method: 'POST', body: text }),
   pushConfig: (id, text) => api(`/api/devices/${enc(id)}/config`, { method: 'PUT', body: text }),
   command: (id, command, args) => api(`/api/devices/${enc(id)}/commands`, { method: 'POST', body: args ? { command, args } : { command } }),

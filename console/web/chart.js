@@ -10,6 +10,23 @@ const SMOKE = ['rgba(80,80,80,0.10)', 'rgba(80,80,80,0.18)', 'rgba(80,80,80,0.30
 const MEDIAN = 4;
 const LOSS = 8;
 
+/**
+ * The RTT axis: from a little below 0 (the loss strip lives there, under the lowest median) to
+ * above the highest median and the bulk of the smoke. A rare spike may run off the top rather
+ * than squash a day of 1 ms medians flat.
+ */
+function yRange(data) {
+  const top = (col) => {
+    const v = (data[col] ?? []).filter((x) => x !== null && x !== undefined).sort((a, b) => a - b);
+    return v.length ? v[Math.min(v.length - 1, Math.floor(v.length * 0.98))] : 0;
+  };
+  let hi = 0;
+  for (const v of data[MEDIAN] ?? []) if (v !== null && v !== undefined && v > hi) hi = v;
+  hi = Math.max(hi * 1.15, top(2) * 1.15);
+  if (!(hi > 0)) hi = 1;
+  return [-hi * 0.08, hi];
+}
+
 function columns(p) {
   return [p.t, p.max, p.p90, p.p75, p.median, p.p25, p.p10, p.min, p.loss];
 }
@@ -68,7 +85,7 @@ export function smokeChart(container, probe, { from, to, height, onZoom }) {
     height,
     scales: {
       x: { time: true, range: () => [state.from / 1000, state.to / 1000] },
-      y: { range: (u, lo, hi) => [0, hi > 0 ? hi * 1.1 : 1] },
+      y: { range: (u) => yRange(u.data) },
       loss: { range: [0, 100] },
     },
     series: [
@@ -83,7 +100,7 @@ export function smokeChart(container, probe, { from, to, height, onZoom }) {
       { series: [2, 6], fill: SMOKE[1] },
       { series: [3, 5], fill: SMOKE[2] },
     ],
-    axes: [{}, { values: (u, vals) => vals.map((v) => `${v} ms`), size: 64 }],
+    axes: [{}, { values: (u, vals) => vals.map((v) => (v < 0 ? '' : `${v} ms`)), size: 64 }],
     cursor: { drag: { x: true, y: false, setScale: false }, sync: { key: 'fleetprobe' } },
     hooks: {
       draw: [drawMedianAndLoss],

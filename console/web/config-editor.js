@@ -116,6 +116,10 @@ export function configEditor(id) {
   text.addEventListener('scroll', () => { gutter.scrollTop = text.scrollTop; });
 
   pushBtn.addEventListener('click', async () => {
+    let doc = null;
+    try { doc = JSON.parse(text.value); } catch { /* the check refuses it */ }
+    // The template starts without probes; pushing it as is would silence the device.
+    if (doc && Array.isArray(doc.probes) && doc.probes.length === 0 && !window.confirm('This config has no probes: the device will stop measuring. Push it anyway?')) return;
     pushBtn.disabled = true;
     verdict.className = '';
     verdict.textContent = 'Pushing…';

@@ -2,7 +2,7 @@ import { fleetApi } from './api.js';
 import { smokeChart } from './chart.js';
 import { commandsPanel } from './commands.js';
 import { configEditor } from './config-editor.js';
-import { ago, dateTime, duration, h, LOSS_CLASSES, num } from './dom.js';
+import { ago, dateTime, duration, h, LOSS_CLASSES, ms, num } from './dom.js';
 import { configStatus } from './fleet.js';
 
 // A device's page: its state, the latency history per probe, commands and the config.
@@ -16,6 +16,22 @@ const RANGES = [
 ];
 const REFRESH_MS = 5000;
 const MIN_SPAN_MS = 60e3;
+
+/** SmokePing's legend in one line: the median's average, latest and extremes, and the loss, over the range shown. */
+function summary(p) {
+  const med = p.median.filter((v) => v !== null);
+  const loss = p.loss.filter((v) => v !== null);
+  if (med.length === 0 && loss.length === 0) return '';
+  const avg = (a) => a.reduce((s, v) => s + v, 0) / a.length;
+  const parts = [];
+  if (med.length) parts.push(`median avg ${ms(avg(med))}, now ${ms(med.at(-1))} (${ms(med.reduce((a, b) => Math.min(a, b)))} – ${ms(med.reduce((a, b) => Math.max(a, b)))})`);
+  if (loss.length) parts.push(`loss avg ${round(avg(loss))}%, max ${round(loss.reduce((a, b) => Math.max(a, b)))}%`);
+  return ` · ${parts.join(' · ')}`;
+}
+
+function round(v) {
+  return v >= 10 ? Math.round(v) : Math.round(v * 10) / 10;
+}
 
 function resolution(stepS) {
   return stepS === 0 ? 'every round' : stepS === 300 ? '5-minute buckets' : '1-hour buckets';
@@ -82,7 +98,18 @@ export function deviceView(root, nav, id) {
     h('section', { class: 'panel' }, h('h2', {}, 'Latency'), controls, legend, chartMsg, chartBox),
     h('section', { class: 'panel', id: 'commands' }, h('h2', {}, 'Commands'), cmds.el),
     h('section', { class: 'panel', id: 'config' }, h('h2', {}, 'Config'), editor.el),
-    streamsBox));
+    streamsBox,
+    h('p', { class: 'remove' }, h('button', { type: 'button', id: 'device-remove', class: 'danger', onclick: remove }, 'Remove this device'))));
+
+  async function remove() {
+    if (!window.confirm(`Remove ${id}? Its credentials, results and commands are deleted, and its connection is ended.`)) return;
+    try {
+      await fleetApi.remove(id);
+      location.hash = '#/';
+    } catch (err) {
+      window.alert(`Not removed: ${err.message}`);
+    }
+  }
 
   function renderFacts(detail) {
     const d = detail.device;
@@ -97,7 +124,7 @@ export function deviceView(root, nav, id) {
       ['Monitoring', d.monitoring_enabled === null ? '–' : d.monitoring_enabled ? 'running' : 'stopped'],
       ['Probes', num(d.probes)],
       ['Config', h('span', { class: `config ${c.tone}`, id: 'fact-config' }, c.text)],
-      ['Outbox', d.outbox === null ? '–' : `${num(d.outbox.rows)} rows${d.outbox.oldest ? `, oldest ${d.outbox.oldest}` : ''}`],
+      ['Outbox', d.outbox === null ? '–' : `${num(d.outbox.rows)} row${d.outbox.rows === 1 ? '' : 's'}${d.outbox.oldest ? `, oldest ${d.outbox.oldest}` : ''}`],
       ['Last delivery', d.last_delivery ? ago(Date.parse(d.last_delivery), detail.now) : 'never'],
       ['Dropped', num(d.dropped_total)],
       ['Uptime', duration(d.uptime_s)],
@@ -131,14 +158,18 @@ export function deviceView(root, nav, id) {
       let c = charts.get(p.name);
       if (!c) {
         const plotBox = h('div', { class: 'plot' });
-        const box = h('figure', { class: 'chart', dataset: { probe: p.name } }, h('figcaption', {}, p.name, h('span', { class: 'muted' }, ` → ${p.target}`)), plotBox);
+        const target = h('span', { class: 'muted' });
+        const stats = h('span', { class: 'stats muted' });
+        const box = h('figure', { class: 'chart', dataset: { probe: p.name } }, h('figcaption', {}, p.name, target, stats), plotBox);
         chartBox.append(box);
         const chart = smokeChart(plotBox, p, { from, to, height: phone() ? 200 : 260, onZoom: (a, b) => { range.span = Math.max(MIN_SPAN_MS, b - a); range.to = b >= Date.now() ? null : b; loadChart(); } });
-        c = { box, chart };
+        c = { box, chart, target, stats };
         charts.set(p.name, c);
       } else {
         c.chart.update(p, from, to);
       }
+      c.target.textContent = ` → ${p.target}`;
+      c.stats.textContent = summary(p);
       c.box.dataset.points = String(p.median.filter((v) => v !== null).length);
       // Rows without any data (not even loss): where the chart breaks.
       c.box.dataset.gaps = String(p.loss.filter((v) => v === null).length);

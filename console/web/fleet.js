@@ -1,5 +1,6 @@
 import { fleetApi } from './api.js';
 import { ago, h, num } from './dom.js';
+import { registerForm } from './register.js';
 import { sparkline } from './sparkline.js';
 
 // The fleet list: one row per device, refreshed every 5 s; filter and sort stay as set.
@@ -68,7 +69,8 @@ export function fleetView(root, nav) {
   const body = h('tbody');
   const table = h('table', { class: 'fleet', id: 'fleet-table' }, h('thead', {}, head), body);
   const message = h('p', { class: 'muted' });
-  root.replaceChildren(h('section', { class: 'fleet-view' }, h('div', { class: 'toolbar' }, filter, show, sortBy, counts), message, table));
+  root.replaceChildren(h('section', { class: 'fleet-view' }, h('div', { class: 'toolbar' }, filter, show, sortBy, counts), message, table,
+    registerForm(() => { clearTimeout(timer); load(); })));
 
   function visible() {
     const list = (state.data?.devices ?? []).filter((d) => {

@@ -13,6 +13,8 @@ import type { ProbeResult } from '../../agent/core/result.js';
 import { consoleTopics } from '../../console/topics.js';
 import { deviceClient, result, startTestConsole, telemetry, TOKEN, waitUntil, type TestConsole } from '../console/helpers.js';
 import type { AgentState } from '../../agent/core/control.js';
+import type { DevicesBody, StreamsBody } from '../../console/api/types.js';
+import type { ChartData } from '../../console/http/ui-series.js';
 import { launchChromium, logIn, screenshotDir } from './harness.js';
 
 const SHOTS = screenshotDir();
@@ -87,12 +89,12 @@ test('a week of rounds arrives over MQTT and is rolled up', async () => {
     await device.publishAsync(topic, telemetry(DEV, 'history-stream', items), { qos: 1 });
   }
   await waitUntil('every round stored', 60_000, async () => {
-    const s = await c.api('GET', `/api/devices/${DEV}/streams`);
+    const s = await c.api<StreamsBody>('GET', `/api/devices/${DEV}/streams`);
     return s.body.streams[0]?.results === total;
   });
   await device.publishAsync(consoleTopics('').forDevice(DEV).state, Buffer.from(JSON.stringify(state(DEV, { uptime_s: 7 * 86_400 }))), { qos: 1 });
   await c.fleet.refreshRollups(0);
-  const day = await c.api('GET', `/api/ui/devices/${DEV}/chart?from=${Date.now() - 7 * DAY}&to=${Date.now()}`);
+  const day = await c.api<ChartData>('GET', `/api/ui/devices/${DEV}/chart?from=${Date.now() - 7 * DAY}&to=${Date.now()}`);
   assert.equal(day.body.stepS, 300);
   // Large answers travel gzipped to clients that take it (fetch decodes them).
   const gz = await fetch(`${c.httpUrl}/api/ui/devices/${DEV}/chart?from=${Date.now() - 7 * DAY}`, { headers: { authorization: `Bearer ${TOKEN}`, 'accept-encoding': 'gzip' } });
@@ -114,6 +116,11 @@ test('7 days from 5-minute buckets, the offline hours a gap; a year from 1-hour 
     assert.ok(points >= 2016 - 84 - 3 && points <= 2016 - 84 + 2, `${probe}: ${points} buckets`);
     assert.equal(gaps, 1, `${probe}: one gap, the offline hours`);
   }
+  // The caption sums the range up as SmokePing's legend does; the loss episodes show in its max.
+  await page.locator('figure.chart[data-probe="isp-gateway"] .stats', { hasText: /median avg [\d.]+ ms, now [\d.]+ ms \([\d.]+ ms – [\d.]+ ms\) · loss avg [\d.]+%, max (\d+)%/ }).waitFor();
+  const maxLoss = Number(/max (\d+)%/.exec((await page.locator('figure.chart[data-probe="isp-gateway"] .stats').textContent()) ?? '')?.[1]);
+  // 25 packets per bucket at 60% loss: the worst bucket of that hour lies well above 40%, below 100%.
+  assert.ok(maxLoss >= 40 && maxLoss < 100, `the worst 5 minutes lost ${maxLoss}% (60% for an hour)`);
   await page.locator('figure.chart').first().scrollIntoViewIfNeeded();
   await page.waitForTimeout(500);
   await page.locator('section.panel').first().screenshot({ path: join(SHOTS, 'device-week.png') });
@@ -171,8 +178,8 @@ test('fleet list: several devices with their state; filter for problems, sort by
       if (!o.online) await cl.endAsync();
     }
     await waitUntil('every state stored', 20_000, async () => {
-      const d = await c.api('GET', '/api/devices');
-      return d.body.devices.filter((x: { agent_version: string | null }) => x.agent_version !== null).length === others.length + 1;
+      const d = await c.api<DevicesBody>('GET', '/api/devices');
+      return d.body.devices.filter((x) => x.agent_version !== null).length === others.length + 1;
     });
     await c.fleet.refreshRollups(0);
 
@@ -200,4 +207,30 @@ test('fleet list: several devices with their state; filter for problems, sort by
   } finally {
     await Promise.all(clients.map((x) => x.endAsync(true).catch(() => undefined)));
   }
+});
+
+test('register a device from the fleet list (password shown once), then remove it from its page', async () => {
+  await page.goto(`${c.httpUrl}/ui/#/`);
+  await page.click('#register summary');
+  await page.fill('#register-id', 'pi-new-01');
+  await page.click('form.register button[type=submit]');
+  const password = (await page.locator('#register-password').textContent()) ?? '';
+  assert.ok(password.length >= 12, password);
+  await page.locator('#register-result pre.snippet', { hasText: `"url": "${c.mqttUrls[0]}"` }).waitFor();
+  // The password works: the new device can log in to the broker.
+  const dev = await deviceClient(c.mqttUrls[0]!, { clientId: 'pi-new-01', username: 'pi-new-01', password });
+  await dev.endAsync();
+  const row = page.locator('#fleet-table tr[data-device="pi-new-01"]');
+  await row.waitFor();
+  // The same id again is refused, with the console's reason.
+  await page.fill('#register-id', 'pi-new-01');
+  await page.click('form.register button[type=submit]');
+  await page.locator('#register-result', { hasText: /Not registered: .*pi-new-01/ }).waitFor();
+
+  await row.locator('a').click();
+  page.once('dialog', (d) => void d.accept());
+  await page.click('#device-remove');
+  await page.waitForURL(/#\/$/);
+  await row.waitFor({ state: 'detached' });
+  assert.equal((await c.api('GET', '/api/devices/pi-new-01')).status, 404);
 });

@@ -2,11 +2,16 @@
 // attributes (Secure on TLS), CSRF and origin checks, expiry, the failed-login cap, and the
 // static files (CSP, gzip, ETag, no path outside the table).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import type { CommandsBody } from '../../console/api/types.js';
 import { createConsoleUi } from '../../console/http/ui-routes.js';
+import { SqliteStore } from '../../console/store/sqlite-store.js';
 import { startTestConsole, TOKEN, type TestConsole } from '../console/helpers.js';
 import { createTestCa, type TestCa } from '../helpers/tls-fixtures.js';
 
@@ -40,6 +45,8 @@ test('login sets an HttpOnly, SameSite=Strict session cookie (no Secure on plain
   const { cookie, setCookie } = await login();
   assert.match(setCookie, /^fp_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
   assert.ok(!setCookie.includes(TOKEN));
+  const again = await fetch(`${c.httpUrl}/ui/login`, { headers: { cookie }, redirect: 'manual' });
+  assert.equal(again.status, 303, 'logged in: the login page sends you on');
   const page = await fetch(`${c.httpUrl}/ui/`, { headers: { cookie } });
   assert.equal(page.status, 200);
   assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'; style-src 'self'/);
@@ -68,7 +75,7 @@ test('state changes with a session need the CSRF token and the same origin; the 
   assert.equal((await post({ cookie, 'x-csrf-token': csrf, origin: `https://${host}` })).status, 202);
   assert.equal((await post({ cookie, 'x-csrf-token': csrf, origin: 'null' })).status, 403);
   assert.equal((await post({ authorization: `Bearer ${TOKEN}` })).status, 202);
-  const commands = await c.api('GET', '/api/devices/pi-csrf/commands');
+  const commands = await c.api<CommandsBody>('GET', '/api/devices/pi-csrf/commands');
   assert.equal(commands.body.commands.length, 4, 'only the accepted requests made commands');
   // Logging in from another site's form is refused too (login CSRF).
   const cross = await fetch(`${c.httpUrl}/ui/login`, form(TOKEN, { origin: 'http://attacker.example' }));
@@ -99,7 +106,7 @@ test('a session ends after 2 h idle or 12 h in all, and at logout', async () => 
   assert.equal((await fetch(`${c.httpUrl}/api/devices`, { headers: { cookie: d.cookie } })).status, 401);
 });
 
-test('wrong secrets answer 401; the sixth failure within a minute answers 429, even with the right one', async () => {
+test('wrong secrets answer 401; after five the form answers 429 for a minute, even to the right one, also when guesses come all at once', async () => {
   for (let i = 0; i < 5; i++) {
     const r = await fetch(`${c.httpUrl}/ui/login`, form(`wrong-${i}`));
     assert.equal(r.status, 401);
@@ -110,6 +117,11 @@ test('wrong secrets answer 401; the sixth failure within a minute answers 429, e
   assert.equal(locked.headers.get('set-cookie'), null);
   clock += 61_000;
   await login();
+  // Guesses sent all at once meet the same cap.
+  const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${c.httpUrl}/ui/login`, form(`burst-${i}`))));
+  const statuses = burst.map((r) => r.status).sort();
+  assert.deepEqual(statuses, [...new Array(5).fill(401), ...new Array(15).fill(429)]);
+  clock += 61_000;
 });
 
 test('files: a fixed table with ETag and gzip; nothing else is reachable under /ui/', async () => {
@@ -138,9 +150,27 @@ test('behind a TLS reverse proxy (X-Forwarded-Proto: https) the cookie gets Secu
   assert.match(r.headers.get('set-cookie') ?? '', /; Secure$/);
 });
 
+test('without its files the UI answers 503 with the reason; the console is not held up by it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fp-ui-noweb-'));
+  const store = SqliteStore.open({ path: join(dir, 'console.db'), synchronous: 'normal' });
+  const ui = createConsoleUi({ store, checkAdmin: () => false, webRoot: '/nonexistent/web' });
+  const server = http.createServer((req, res) => void ui.handle(req, res).then((done) => done || res.writeHead(404).end()));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/ui/login`);
+    assert.equal(r.status, 503);
+    assert.match(((await r.json()) as { error: string }).error, /web UI's files are not installed .*\/nonexistent\/web/);
+  } finally {
+    server.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('over TLS the cookie gets Secure', async () => {
   const ca: TestCa = await createTestCa('fleetprobe-ui-test-ca');
-  const ui = createConsoleUi({ store: { } as never, checkAdmin: (s) => s === TOKEN });
+  const store = SqliteStore.open({ path: join(ca.dir, 'console.db'), synchronous: 'normal' });
+  const ui = createConsoleUi({ store, checkAdmin: (s) => s === TOKEN });
   const server = https.createServer({ cert: readFileSync(ca.server.cert), key: readFileSync(ca.server.key) }, (req, res) => {
     void ui.handle(req, res).then((done) => {
       if (!done) res.writeHead(404).end();
@@ -160,6 +190,7 @@ test('over TLS the cookie gets Secure', async () => {
     assert.match(setCookie, /; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
   } finally {
     server.close();
+    await store.close();
     await ca.remove();
   }
 });
