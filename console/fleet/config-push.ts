@@ -1,6 +1,6 @@
 import type { Json } from '../../agent/core/control.js';
 import { formatProblem, validateRemoteConfig, type ConfigProblem } from '../../agent/control/remote-config.js';
-import { isPlainObject } from '../../agent/control/safe-json.js';
+import { CONTROL_JSON_LIMITS, isPlainObject, safeParseJson } from '../../agent/control/safe-json.js';
 import type { Logger } from '../../agent/core/logger.js';
 import type { Bus } from '../broker/bus.js';
 import type { ConfigRecord, Store } from '../store/store.js';
@@ -46,6 +46,10 @@ export class ConfigPusher {
     const withVersion = { ...doc, version: doc.version ?? next };
     const r = validateRemoteConfig(withVersion);
     if (!r.ok) throw new ConfigInvalidError(r.problems);
+    // The agent refuses a config message over its size or depth limits before parsing it:
+    // refuse here what it would, rather than publish a document it will drop.
+    const sent = safeParseJson(JSON.stringify(withVersion), CONTROL_JSON_LIMITS);
+    if (!sent.ok) throw new ConfigInvalidError([{ path: '', reason: sent.reason }]);
     // The agent ignores a version it has seen (not newer): it would silently do nothing.
     if (latest && r.version <= latest.version) throw new VersionConflictError(`version ${r.version} is not newer than the latest pushed version ${latest.version}`);
     return { version: r.version, document: r.document as Record<string, Json> };

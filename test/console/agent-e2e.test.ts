@@ -67,6 +67,11 @@ test('an invalid config is refused by the console before sending, with the agent
   assert.equal(bad.status, 422);
   const paths = (bad.body.problems as Array<{ path: string }>).map((p) => p.path);
   assert.ok(paths.includes('probes[0].count') && paths.includes('uplink'), JSON.stringify(bad.body.problems));
+  // Valid for the schema, but over the 64 KB the agent accepts on its config topic.
+  const many = Array.from({ length: 700 }, (_, i) => loProbe(`probe-with-a-long-descriptive-name-${String(i).padStart(4, '0')}`));
+  const big = await c.api<PushBody>('PUT', `/api/devices/${DEVICE}/config`, { probes: many });
+  assert.equal(big.status, 422, JSON.stringify(big.body).slice(0, 300));
+  assert.match(JSON.stringify(big.body.problems), /bytes|large|size/i);
   const stale = await c.api<PushBody>('PUT', `/api/devices/${DEVICE}/config`, { version: 1, probes: [] });
   assert.equal(stale.status, 409, 'a version the agent would ignore');
   assert.equal((await c.api<ConfigBody>('GET', `/api/devices/${DEVICE}/config`)).body.pushed?.version, 1, 'nothing stored');
