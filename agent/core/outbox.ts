@@ -31,13 +31,13 @@ export interface OutboxStats {
 /**
  * The only durable store. Every round's results are committed here, in one transaction,
  * before anything else sees them. Delivery follows Telegraf's buffer transactions: take
- * a batch (oldest first), publish it, then ack it (delete) or leave it for the next try;
+ * a batch (oldest first), publish it, then ack it (remove) or leave it for the next try;
  * drop is for what can never be delivered. No method holds a transaction open across an
  * await: all of them are synchronous.
  *
- * Acks are coalesced: a delete costs about as much disk I/O as the insert did, and one
- * commit (an fsync with synchronous full) per message was most of a drain's time. Acked
- * results are deleted, in one transaction, when enough are pending, by flush(), and before
+ * Acks are coalesced: one commit (an fsync with synchronous full) per message was most of a
+ * drain's time. Acked results are marked delivered (their storage is freed when nothing
+ * around them is queued any more), in one transaction, when enough are pending, by flush(), and before
  * the next append(), stats() and close(). A crash before that sends them again: at least
  * once, which the receiver's (device, stream, seq) dedup already absorbs.
  */
@@ -52,15 +52,15 @@ export interface Outbox {
   /** Oldest first: up to maxItems results with seq > afterSeq whose JSON totals <= maxBytes (at least one). */
   take(afterSeq: number, maxItems: number, maxBytes: number): OutboxItem[];
   /**
-   * Records results as delivered (call after their PUBACK). Their delete and the delivery
+   * Records results as delivered (call after their PUBACK). Their removal and the delivery
    * count are committed by the next flush() (or when enough acks are pending, or before the
    * next append, stats or close), not necessarily by this call; take() flushes first when
    * asked for rows at or below a pending ack, so a rewind never hands them out again.
    */
   ack(seqs: readonly number[]): void;
-  /** Commits pending acks now (deletes, counts them delivered). Throws if that fails; they stay pending. */
+  /** Commits pending acks now (removes them, counts them delivered). Throws if that fails; they stay pending. */
   flush(): void;
-  /** Deletes results that can never be delivered, counting them in dropped_total. */
+  /** Removes results that can never be delivered, counting them in dropped_total. */
   drop(seqs: readonly number[], reason: string): void;
   /** Commits pending acks first (if that fails, shows what is on disk), so its counts are exact. */
   stats(): OutboxStats;
