@@ -29,9 +29,14 @@ export interface HistorySeries {
   points: HistoryPoint[];
 }
 
+/** Raw rounds up to this span; 5-minute buckets up to 8 days (a week at 2,016 points); 1-hour beyond. */
+export const RAW_MAX_SPAN_MS = 6 * 3_600_000;
+export const FIVE_MIN_MAX_SPAN_MS = 8 * 86_400_000;
+
+/** The one choice of resolution for a span, shared by the API's history and the web UI's charts. */
 export function chooseResolution(spanMs: number): Resolution {
-  if (spanMs <= 6 * 3_600_000) return 'raw';
-  if (spanMs <= 3 * 86_400_000) return 300;
+  if (spanMs <= RAW_MAX_SPAN_MS) return 'raw';
+  if (spanMs <= FIVE_MIN_MAX_SPAN_MS) return 300;
   return 3600;
 }
 

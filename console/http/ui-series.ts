@@ -1,5 +1,6 @@
 import { bucketOf, summarize, type RoundSample } from '../store/rollup-math.js';
 import type { Rollup, Store, StoredResult } from '../store/store.js';
+import { chooseResolution } from '../api/history.js';
 
 // What the device chart and the fleet sparklines draw: per probe, columns of time, the RTT
 // spread (min, p10, p25, median, p75, p90, max) and loss, with a null row wherever data is
@@ -36,17 +37,14 @@ export interface ChartData {
   truncated: boolean;
 }
 
-/** Raw rounds up to this span; 5-minute buckets up to 8 days; 1-hour buckets beyond. */
-export const RAW_MAX_SPAN_MS = 6 * 3600_000;
-export const FIVE_MIN_MAX_SPAN_MS = 8 * 86_400_000;
 /** Raw rows read for one chart. 6 h of 5-second rounds of 10 probes is 43,200. */
 export const RAW_ROW_LIMIT = 60_000;
 /** How far back the un-rolled tail is filled from raw results. */
 const TAIL_MAX_MS = 6 * 3600_000;
 
 export function stepFor(spanMs: number): 0 | 300 | 3600 {
-  if (spanMs <= RAW_MAX_SPAN_MS) return 0;
-  return spanMs <= FIVE_MIN_MAX_SPAN_MS ? 300 : 3600;
+  const r = chooseResolution(spanMs);
+  return r === 'raw' ? 0 : r;
 }
 
 export async function chartData(store: Store, q: { device: string; target?: string; from: number; to: number; stepS?: 0 | 300 | 3600 }): Promise<ChartData> {

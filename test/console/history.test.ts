@@ -83,6 +83,9 @@ test('a day: 5-minute buckets with percentiles over every packet and loss', asyn
 });
 
 test('a month: 1-hour buckets, the offline days are a gap, not interpolated', async () => {
+  // A week still comes from 5-minute buckets (the web UI's 7 d view); beyond 8 days, hours.
+  assert.equal((await history('from=-7d')).resolution, 300);
+  assert.equal((await history('from=-9d')).resolution, 3600);
   const h = await history('from=-30d');
   assert.equal(h.resolution, 3600);
   const ts = h.series[0]!.points.map((p: { t: string }) => Date.parse(p.t));
