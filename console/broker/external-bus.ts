@@ -18,6 +18,22 @@ export interface ExternalBusOptions {
   backoff?: { minMs: number; maxMs: number };
 }
 
+// OpenSSL's verification failures (Node puts them in err.code) and Node's own host check.
+const UNTRUSTED = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED',
+]);
+const INVALID = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+/** One line an operator can act on: an untrusted broker certificate names the fix. */
+function describeError(err: Error, caFile: string | undefined): string {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (INVALID.has(code)) return `TLS: refusing the broker's certificate (${err.message})`;
+  if (!UNTRUSTED.has(code)) return err.message;
+  const against = caFile === undefined ? "the system's CAs (no external_broker.ca_file set)" : `the CA in ${caFile}`;
+  return `TLS: refusing the broker's certificate (${err.message}): checked against ${against}; set external_broker.ca_file to the CA that signed it`;
+}
+
 /**
  * The console as a privileged client of Mosquitto, EMQX, ...: a persistent session (clean
  * false, fixed client id), so the broker keeps device messages while the console is down,
@@ -121,7 +137,7 @@ export class ExternalBus implements Bus {
     };
     return new Promise<string>((resolve) => {
       let lastError = 'connection closed';
-      client.on('error', (err) => (lastError = err.message));
+      client.on('error', (err) => (lastError = describeError(err, o.caFile)));
       client.once('close', () => {
         if (this.client === client) this.client = null;
         resolve(lastError);
