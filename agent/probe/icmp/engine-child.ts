@@ -8,7 +8,7 @@ import type { FromEngine, ToEngine } from './engine-protocol.js';
 // away from the send and receive timestamps.
 
 function post(msg: FromEngine): void {
-  process.send?.(msg);
+  if (process.connected) process.send?.(msg);
 }
 
 function start(): void {
@@ -46,10 +46,18 @@ function start(): void {
   // decides when rounds end (it flushes, then disconnects), so the engine ignores both.
   process.on('SIGINT', () => undefined).on('SIGTERM', () => undefined);
   // The agent went away: nothing left to report to.
-  process.on('disconnect', () => {
+  const leave = (): never => {
     engine.close();
     process.exit(0);
-  });
+  };
+  process.on('disconnect', leave);
+  // A 'disconnect' that came while this module was still loading had no listener; and a
+  // SIGKILLed agent must never leave an engine behind, so also watch for being orphaned.
+  if (!process.connected) leave();
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) leave();
+  }, 1000).unref();
   post({ t: 'ready', identifier });
 }
 
