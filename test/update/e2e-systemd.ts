@@ -27,7 +27,7 @@
 // healthy, 0.3.0 the real build with an entry point that exits 1, 0.4.0 by URL. No power
 // cut in this mode (it needs a release whose postinst sleeps).
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlCloud } from '../helpers/control-cloud.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
@@ -108,8 +108,10 @@ async function main(): Promise<number> {
     }, null, 2));
     const config = readFileSync(join(root, 'etc/fleetprobe/config.json'), 'utf8');
     if (REAL) {
-      check(existsSync(join(root, 'etc/systemd/system/paths.target.wants/fleetprobe-update.path')), 'apt install of 0.1.0: postinst enabled fleetprobe-update.path');
-      check(!existsSync(join(root, 'etc/systemd/system/multi-user.target.wants/fleetprobe-update.service')), 'apt install of 0.1.0: fleetprobe-update.service not enabled');
+      const wants = join(root, 'etc/systemd/system/paths.target.wants/fleetprobe-update.path');
+      // The link is absolute inside the root: read it, do not follow it on the host.
+      check(existsSync(join(root, 'usr/lib/systemd/system/fleetprobe-update.path')) && lstatSync(wants, { throwIfNoEntry: false })?.isSymbolicLink() === true && readlinkSync(wants) === '/usr/lib/systemd/system/fleetprobe-update.path', 'apt install of 0.1.0: postinst enabled fleetprobe-update.path');
+      check(lstatSync(join(root, 'etc/systemd/system/multi-user.target.wants/fleetprobe-update.service'), { throwIfNoEntry: false }) === undefined, 'apt install of 0.1.0: fleetprobe-update.service not enabled');
     } else {
       execFileSync('chroot', [root, 'chown', 'root:fleetprobe', '/etc/fleetprobe/config.json']);
       chmodSync(join(root, 'etc/fleetprobe/config.json'), 0o640);
@@ -193,7 +195,7 @@ async function main(): Promise<number> {
       check(readFileSync(join(root, 'etc/fleetprobe/config.json'), 'utf8') === config, 'the edited conffile /etc/fleetprobe/config.json survived every update and the rollback');
     }
     const last = cloud.sub.on(cloud.topics.events).at(-1)!;
-    check((JSON.parse(last.payload.toString()) as { stream: string }).stream === stream, 'the outbox survived every update and the power cut (same stream id)');
+    check((JSON.parse(last.payload.toString()) as { stream: string }).stream === stream, `the outbox survived every update${REAL ? ', the rollback' : ' and the power cut'} (same stream id)`);
     await cloud.close();
 
     writeFileSync(join(root, 'e2e/poweroff'), '');
