@@ -195,7 +195,14 @@ async function main(): Promise<number> {
       check(readFileSync(join(root, 'etc/fleetprobe/config.json'), 'utf8') === config, 'the edited conffile /etc/fleetprobe/config.json survived every update and the rollback');
     }
     const last = cloud.sub.on(cloud.topics.events).at(-1)!;
-    check((JSON.parse(last.payload.toString()) as { stream: string }).stream === stream, `the outbox survived every update${REAL ? ', the rollback' : ' and the power cut'} (same stream id)`);
+    check((JSON.parse(last.payload.toString()) as { stream: string }).stream === stream, `the outbox survived every update${REAL ? ' and the rollback' : ' and the power cut'} (same stream id)`);
+    // At least once: duplicates after a restart are fine, a hole is a lost result.
+    const seqs = [...new Set(cloud.sub.on(cloud.topics.events).flatMap((m) => {
+      const t = JSON.parse(m.payload.toString()) as { stream: string; results: { seq: number }[] };
+      return t.stream === stream ? t.results.map((r) => r.seq) : [];
+    }))].sort((x, y) => x - y);
+    const holes = seqs.filter((q, i) => i > 0 && q !== seqs[i - 1]! + 1);
+    check(seqs[0] === 1 && holes.length === 0, `no result lost: the cloud got seq 1..${seqs.at(-1)} of the stream without a hole`, `first ${seqs[0]}, holes before ${holes.join(',')}`);
     await cloud.close();
 
     writeFileSync(join(root, 'e2e/poweroff'), '');
