@@ -46,10 +46,10 @@ function childrenOf(pid: number): number[] {
     .map(Number);
 }
 
+/** Running, not merely a zombie: an orphan is reaped by PID 1 whenever PID 1 gets to it. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
   } catch {
     return false;
   }
